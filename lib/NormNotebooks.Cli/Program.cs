@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: MIT
+using System.CommandLine;
+using NormNotebooks.Cli;
+
+var root = new RootCommand("normnb: run the NormNotebooks notebooks headless, fetch and verify their data, inspect the runtime.")
+{
+    InfoCommand.Create(),
+    DataCommand.Create(),
+};
+return root.Parse(args).Invoke();

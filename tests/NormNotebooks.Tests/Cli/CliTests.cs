@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace NormNotebooks.Tests.Cli;
+
+/// <summary>Runs the built <c>normnb</c> as a child process, as a user would.</summary>
+public sealed class CliTests
+{
+    internal static (int ExitCode, string Stdout, string Stderr) Normnb(params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "normnb.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        start.ArgumentList.Add(dll);
+        foreach (var arg in args)
+            start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "normnb did not finish within 5 minutes");
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Fact]
+    public void Info_PrintsVersionsDeviceAndLoadRoute()
+    {
+        var (exit, stdout, stderr) = Normnb("info");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("libtorch 2.10.0", stdout);
+        Assert.Contains("Device         cpu", stdout);
+        Assert.Matches("Native load    (patched-copy|package|not-linux)", stdout);
+    }
+
+    [Fact]
+    public void Info_Json_IsMachineReadable()
+    {
+        var (exit, stdout, stderr) = Normnb("info", "--json");
+        Assert.True(exit == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.Equal("2.10.0.0", json.RootElement.GetProperty("libTorch").GetString());
+        Assert.True(json.RootElement.GetProperty("threads").GetInt32() >= 1);
+    }
+
+    [Fact]
+    public void Data_ReportsBothDataSets()
+    {
+        var (exit, stdout, stderr) = Normnb("data", "--json");
+        Assert.True(exit == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var fashion = json.RootElement.GetProperty("fashionMnist");
+        Assert.Equal(70_000, fashion.GetProperty("totalImages").GetInt32());
+        Assert.True(fashion.GetProperty("checksumsOk").GetBoolean());
+        var brown = json.RootElement.GetProperty("brown");
+        Assert.Equal(500, brown.GetProperty("documents").GetInt32());
+        Assert.True(brown.GetProperty("characters").GetInt64() > 5_000_000);
+    }
+
+    [Fact]
+    public void UnknownCommand_FailsWithUsage()
+    {
+        var (exit, _, stderr) = Normnb("frobnicate");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("frobnicate", stderr);
+    }
+}

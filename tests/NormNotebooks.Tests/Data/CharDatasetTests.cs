@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Tests.Data;
+
+public sealed class CharDatasetTests
+{
+    private static readonly string[] Texts = ["alpha beta", "gamma", "delta epsilon", "zeta", "eta theta", "iota"];
+
+    [Fact]
+    public void Split_IsByDocument_EveryNthToValidation()
+    {
+        var data = new CharDataset(Texts, validationEvery: 3, separator: "|");
+        Assert.Equal(4, data.TrainDocuments);
+        Assert.Equal(2, data.ValidationDocuments);
+        Assert.Equal("alpha beta|gamma|zeta|eta theta", data.Decode(data.Train));
+        Assert.Equal("delta epsilon|iota", data.Decode(data.Validation));
+        Assert.Equal(" abdeghilmnopstz|", new string(data.Vocabulary.Order().ToArray()));
+    }
+
+    [Fact]
+    public void Encode_RejectsUnknownCharacters_NamingThem()
+    {
+        var data = new CharDataset(Texts, validationEvery: 3);
+        var error = Assert.Throws<ArgumentException>(() => data.Encode("alpha!"));
+        Assert.Contains("U+0021", error.Message);
+        Assert.Contains("position 5", error.Message);
+    }
+
+    [Fact]
+    public void SampleBatch_TargetsAreInputsShiftedByOne_AndRepeatWithTheSeed()
+    {
+        var data = new CharDataset(Texts, validationEvery: 3);
+        using var scope = NewDisposeScope();
+        var (x, y) = data.SampleBatch(data.Train, batchSize: 4, context: 6, generator: new Generator(11));
+        Assert.Equal([4L, 6], x.shape);
+        Assert.Equal(ScalarType.Int64, y.dtype);
+        Assert.True(x[.., 1..].allclose(y[.., ..^1], rtol: 0, atol: 0));
+        var (again, _) = data.SampleBatch(data.Train, batchSize: 4, context: 6, generator: new Generator(11));
+        Assert.True(x.allclose(again, rtol: 0, atol: 0));
+        var text = data.Decode(data.Train);
+        for (var b = 0; b < 4; b++)
+        {
+            var window = data.Decode(x[b].data<long>().Select(v => (int)v));
+            Assert.Contains(window, text);
+        }
+    }
+
+    [Fact]
+    public void BrownCharacters_HaveAVocabularyOfPrintableAscii()
+    {
+        var data = new CharDataset(BrownCorpus.Load().Select(d => d.Text).ToList());
+        Assert.Equal(450, data.TrainDocuments);
+        Assert.Equal(50, data.ValidationDocuments);
+        Assert.All(data.Vocabulary, c => Assert.True(c == '\n' || (c >= ' ' && c <= '~'), $"U+{(int)c:X4}"));
+        Assert.InRange(data.VocabularySize, 60, 100);
+    }
+}
