@@ -18,7 +18,7 @@ public static class DataFetcher
         if (FashionMnist.Locate(folder) is { } found)
             return found;
         var howTo = $"Install the Debian package with `sudo apt-get install {FashionMnist.DebianPackage}`, or put the four IDX files " +
-                    $"in '{Path.Combine(DataPaths.Root(), "fashion-mnist")}' (or a folder named by NORMNB_DATA/fashion-mnist).";
+                    $"in '{Path.Combine(DataPaths.Root(), "fashion-mnist")}' (NORMNB_DATA moves the data root).";
         if (!DataPaths.FetchAllowed)
             throw new FileNotFoundException($"Fashion-MNIST not found (searched {string.Join(", ", FashionMnist.SearchFolders(folder))}); fetching is disabled by NORMNB_NO_FETCH. {howTo}");
         if (!OnPath("apt-get"))
