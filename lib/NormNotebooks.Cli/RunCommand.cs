@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+using System.CommandLine;
+using System.Diagnostics;
+using System.Xml.Linq;
+using NormNotebooks.Runner;
+
+namespace NormNotebooks.Cli;
+
+/// <summary><c>normnb run</c>: execute notebooks headless, each in its own process.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var paths = new Argument<string[]>("notebooks") { Description = "Notebooks (.ipynb) or folders of notebooks (run in name order).", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string?>("--output") { Description = "Write executed copies (and run summaries) to this folder instead of in place." };
+        var quick = new Option<bool>("--quick") { Description = "Set NORMNB_QUICK=1 for the notebooks: shrunk sizes, same code paths." };
+        var allowErrors = new Option<bool>("--allow-errors") { Description = "Run every cell even after a failure, and save the result." };
+        var timeout = new Option<double>("--timeout") { Description = "Per-cell time limit in seconds; the notebook process is stopped past it.", DefaultValueFactory = _ => 1200 };
+        var maxOutput = new Option<long>("--max-output") { Description = "Per-cell limit on stdout+stderr characters.", DefaultValueFactory = _ => 4 << 20 };
+        var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value, injected papermill-style after the cell tagged 'parameters' (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var junit = new Option<string?>("--junit") { Description = "Write a JUnit XML report (one test case per notebook) to this file." };
+        var html = new Option<bool>("--html") { Description = "Also export each executed notebook to HTML with `jupyter nbconvert` (Debian: jupyter-nbconvert)." };
+        var command = new Command("run", "Execute notebooks headless, faithful to .NET Interactive's C# kernel; write outputs back atomically.")
+        {
+            paths, output, quick, allowErrors, timeout, maxOutput, parameters, junit, html,
+        };
+        command.SetAction(async (parse, _) =>
+        {
+            var parsed = new Dictionary<string, string>();
+            foreach (var pair in parse.GetValue(parameters) ?? [])
+            {
+                var eq = pair.IndexOf('=');
+                if (eq <= 0 || !System.Text.RegularExpressions.Regex.IsMatch(pair[..eq], "^[A-Za-z_][A-Za-z0-9_]*$"))
+                {
+                    Console.Error.WriteLine($"normnb run: parameter '{pair}' is not name=value with a C# identifier as name.");
+                    return 2;
+                }
+                parsed[pair[..eq]] = pair[(eq + 1)..];
+            }
+            var seconds = parse.GetValue(timeout);
+            if (seconds <= 0)
+            {
+                Console.Error.WriteLine($"normnb run: --timeout must be positive (got {seconds}).");
+                return 2;
+            }
+            List<string> notebooks;
+            try
+            {
+                notebooks = Expand(parse.GetValue(paths)!);
+            }
+            catch (FileNotFoundException e)
+            {
+                Console.Error.WriteLine($"normnb run: {e.Message}");
+                return 2;
+            }
+            var options = new RunOptions
+            {
+                OutputDirectory = parse.GetValue(output),
+                Quick = parse.GetValue(quick),
+                AllowErrors = parse.GetValue(allowErrors),
+                CellTimeout = TimeSpan.FromSeconds(seconds),
+                MaxOutputChars = parse.GetValue(maxOutput),
+                Parameters = parsed,
+                Echo = Console.Out,
+            };
+            var runner = new NotebookRunner(options);
+            var results = new List<NotebookRunResult>();
+            for (var i = 0; i < notebooks.Count; i++)
+            {
+                Console.WriteLine($"▶ [{i + 1}/{notebooks.Count}] {Path.GetRelativePath(Environment.CurrentDirectory, notebooks[i])}{(options.Quick ? " (quick)" : "")}");
+                var result = await runner.RunAsync(notebooks[i]);
+                results.Add(result);
+                if (parse.GetValue(html) && result.Output is { } written)
+                    ExportHtml(written);
+            }
+            Console.WriteLine();
+            foreach (var r in results)
+            {
+                var name = Path.GetFileName(r.Notebook);
+                Console.WriteLine(r.Ok
+                    ? $"✓ {name,-40} {r.Seconds,8:0.0} s  {r.Cells.Count} code cells  {ClaimSummary(r)}"
+                    : $"✗ {name,-40} {r.Seconds,8:0.0} s  {r.FirstFailure}");
+            }
+            var failed = results.Count(r => !r.Ok);
+            Console.WriteLine($"{results.Count - failed} passed, {failed} failed");
+            if (parse.GetValue(junit) is { } report)
+                WriteJUnit(report, results);
+            return failed == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static string ClaimSummary(NotebookRunResult result) =>
+        result.Claims.Count == 0 ? "" : $"{result.Claims.Count} claims";
+
+    private static List<string> Expand(IEnumerable<string> paths)
+    {
+        var notebooks = new List<string>();
+        foreach (var path in paths)
+        {
+            if (Directory.Exists(path))
+                notebooks.AddRange(Directory.GetFiles(path, "*.ipynb").Order(StringComparer.Ordinal));
+            else if (File.Exists(path))
+                notebooks.Add(path);
+            else
+                throw new FileNotFoundException($"'{path}' is neither a notebook nor a folder.");
+        }
+        if (notebooks.Count == 0)
+            throw new FileNotFoundException($"no .ipynb files in {string.Join(", ", paths)}.");
+        return notebooks.Select(Path.GetFullPath).ToList();
+    }
+
+    private static void WriteJUnit(string path, IReadOnlyList<NotebookRunResult> results)
+    {
+        var suite = new XElement("testsuite",
+            new XAttribute("name", "normnb run"),
+            new XAttribute("tests", results.Count),
+            new XAttribute("failures", results.Count(r => !r.Ok)),
+            new XAttribute("time", results.Sum(r => r.Seconds).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)),
+            results.Select(r => new XElement("testcase",
+                new XAttribute("classname", "notebooks"),
+                new XAttribute("name", Path.GetFileName(r.Notebook)),
+                new XAttribute("time", r.Seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)),
+                r.Ok ? null : new XElement("failure", new XAttribute("message", r.FirstFailure ?? "failed"),
+                    string.Join("\n", r.Cells.Where(c => !c.Ok).Select(c => $"cell {c.Number}: {c.Ename}: {c.Evalue}")) + (r.Error ?? "")))));
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        new XDocument(new XElement("testsuites", suite)).Save(path);
+    }
+
+    private static void ExportHtml(string notebook)
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo("jupyter", ["nbconvert", "--to", "html", notebook]) { UseShellExecute = false, RedirectStandardError = true });
+            process!.WaitForExit();
+            Console.WriteLine(process.ExitCode == 0 ? $"  html: {Path.ChangeExtension(notebook, ".html")}" : $"  html export failed: {process.StandardError.ReadToEnd().Trim()}");
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            Console.WriteLine("  html export skipped: `jupyter` is not installed (Debian: apt-get install jupyter-nbconvert).");
+        }
+    }
+}

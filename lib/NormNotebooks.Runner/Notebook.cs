@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: MIT
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace NormNotebooks.Runner;
+
+/// <summary>A notebook file that cannot be run as it is; the message names the file and, where it applies, the cell.</summary>
+public sealed class NotebookFormatException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>One cell of a notebook, as read: its JSON (kept whole, so unknown metadata survives) and its source text.</summary>
+public sealed class NotebookCell
+{
+    internal NotebookCell(int number, JsonObject json, string cellType, string source)
+    {
+        (Number, Json, CellType, Source) = (number, json, cellType, source);
+    }
+
+    /// <summary>1-based position in the notebook, as people count cells.</summary>
+    public int Number { get; }
+
+    /// <summary>The cell's JSON object.</summary>
+    public JsonObject Json { get; }
+
+    /// <summary><c>code</c>, <c>markdown</c> or <c>raw</c>.</summary>
+    public string CellType { get; }
+
+    /// <summary>The source joined into one string.</summary>
+    public string Source { get; }
+
+    /// <summary>Cell tags (papermill's <c>parameters</c> among them).</summary>
+    public IReadOnlyList<string> Tags =>
+        Json["metadata"]?["tags"] is JsonArray tags ? tags.Select(t => t?.GetValue<string>() ?? "").ToList() : [];
+
+    /// <summary>The kernel named in the cell's metadata (<c>polyglot_notebook.kernelName</c>, else the legacy <c>dotnet_interactive.language</c>), or null.</summary>
+    public string? MetadataKernel =>
+        (Json["metadata"]?["polyglot_notebook"]?["kernelName"] ?? Json["metadata"]?["dotnet_interactive"]?["language"]) is JsonValue v
+        && v.TryGetValue<string>(out var name) ? name : null;
+}
+
+/// <summary>
+/// An nbformat 4 notebook held as JSON, so that writing it back keeps every key, the key order, unknown
+/// metadata and the file's indentation; only outputs and execution counts change.
+/// </summary>
+public sealed class Notebook
+{
+    /// <summary>Cells whose source is larger than this are refused (a generated or pasted blob, not code to run).</summary>
+    public const int MaxCellSourceChars = 1 << 20;
+
+    private readonly JsonObject _root;
+    private readonly int _indent;
+    private readonly bool _trailingNewline;
+
+    private Notebook(string path, JsonObject root, int indent, bool trailingNewline, List<NotebookCell> cells)
+    {
+        (Path, _root, _indent, _trailingNewline, Cells) = (path, root, indent, trailingNewline, cells);
+    }
+
+    /// <summary>The file the notebook was read from.</summary>
+    public string Path { get; }
+
+    /// <summary>All cells, in order.</summary>
+    public IReadOnlyList<NotebookCell> Cells { get; private set; }
+
+    /// <summary>The notebook's default kernel: <c>metadata.polyglot_notebook.kernelInfo.defaultKernelName</c>, else <c>kernelspec.name</c> without <c>.net-</c>, else <c>csharp</c>.</summary>
+    public string DefaultKernel
+    {
+        get
+        {
+            if (_root["metadata"]?["polyglot_notebook"]?["kernelInfo"]?["defaultKernelName"] is JsonValue d && d.TryGetValue<string>(out var name))
+                return name;
+            if (_root["metadata"]?["kernelspec"]?["name"] is JsonValue k && k.TryGetValue<string>(out var spec) && spec.StartsWith(".net-", StringComparison.Ordinal))
+                return spec[".net-".Length..];
+            return "csharp";
+        }
+    }
+
+    /// <summary>Reads and validates a notebook file.</summary>
+    /// <exception cref="NotebookFormatException">Not JSON, not nbformat 4, or a malformed cell; the message names the file and cell.</exception>
+    public static Notebook Load(string path)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new NotebookFormatException($"{path}: cannot be read ({e.Message}).", e);
+        }
+        return Parse(bytes, path);
+    }
+
+    /// <summary>Parses notebook bytes; <paramref name="path"/> names the source in messages.</summary>
+    public static Notebook Parse(byte[] bytes, string path)
+    {
+        if (bytes.Length == 0)
+            throw new NotebookFormatException($"{path}: the file is empty; a notebook is a JSON object with 'cells', 'metadata' and 'nbformat'.");
+        string text;
+        try
+        {
+            text = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(bytes);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new NotebookFormatException($"{path}: not UTF-8 text (invalid byte at offset {e.Index}); is it a notebook?", e);
+        }
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(text.TrimStart('\uFEFF'), documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
+        }
+        catch (JsonException e)
+        {
+            throw new NotebookFormatException($"{path}: not valid JSON ({e.Message}).", e);
+        }
+        if (node is not JsonObject root)
+            throw new NotebookFormatException($"{path}: the top level must be a JSON object, not {Describe(node)}.");
+
+        var major = root["nbformat"] is JsonValue m && m.TryGetValue<int>(out var v) ? v : (int?)null;
+        if (major is null)
+            throw new NotebookFormatException($"{path}: 'nbformat' is missing or not an integer; only nbformat 4 notebooks can be run.");
+        if (major != 4)
+            throw new NotebookFormatException($"{path}: nbformat {major} is not supported; only nbformat 4. Convert it with `jupyter nbconvert --to notebook --nbformat 4`.");
+        if (root["cells"] is not JsonArray cellArray)
+            throw new NotebookFormatException($"{path}: 'cells' is {(root.ContainsKey("cells") ? Describe(root["cells"]) : "missing")}; nbformat 4 requires a list of cells.");
+        if (root["metadata"] is not null and not JsonObject)
+            throw new NotebookFormatException($"{path}: 'metadata' must be an object.");
+        if (cellArray.Count == 0)
+            throw new NotebookFormatException($"{path}: the notebook has no cells; there is nothing to run.");
+
+        var cells = new List<NotebookCell>(cellArray.Count);
+        for (var i = 0; i < cellArray.Count; i++)
+            cells.Add(ReadCell(path, i + 1, cellArray[i]));
+        return new Notebook(path, root, DetectIndent(text), text.EndsWith('\n'), cells);
+    }
+
+    /// <summary>Replaces a code cell's outputs and execution count.</summary>
+    public void SetOutputs(NotebookCell cell, JsonArray outputs, int? executionCount)
+    {
+        cell.Json["outputs"] = outputs;
+        cell.Json["execution_count"] = executionCount;
+    }
+
+    /// <summary>Inserts a new code cell at <paramref name="index"/> (0-based); used for injected parameters.</summary>
+    public NotebookCell InsertCodeCell(int index, string source, IEnumerable<string> tags)
+    {
+        var json = new JsonObject
+        {
+            ["cell_type"] = "code",
+            ["execution_count"] = null,
+            ["metadata"] = new JsonObject
+            {
+                ["polyglot_notebook"] = new JsonObject { ["kernelName"] = "csharp" },
+                ["tags"] = new JsonArray(tags.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
+            },
+            ["outputs"] = new JsonArray(),
+            ["source"] = SplitLines(source),
+        };
+        ((JsonArray)_root["cells"]!).Insert(index, json);
+        var renumbered = new List<NotebookCell>();
+        var all = (JsonArray)_root["cells"]!;
+        for (var i = 0; i < all.Count; i++)
+            renumbered.Add(ReadCell(Path, i + 1, all[i]));
+        Cells = renumbered;
+        return renumbered[index];
+    }
+
+    /// <summary>Serialises the notebook with the file's own indentation and final newline.</summary>
+    public string ToJson()
+    {
+        var options = new JsonSerializerOptions
+        {
+            WriteIndented = true,
+            IndentSize = _indent,
+            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        };
+        var json = _root.ToJsonString(options);
+        return _trailingNewline ? json + "\n" : json;
+    }
+
+    /// <summary>Writes the notebook to <paramref name="target"/> atomically: a temporary file in the same folder, then a rename.</summary>
+    public void Save(string target)
+    {
+        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(target))!;
+        Directory.CreateDirectory(folder);
+        var temp = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(target)}.{Environment.ProcessId}.tmp");
+        File.WriteAllText(temp, ToJson(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+        File.Move(temp, target, overwrite: true);
+    }
+
+    /// <summary>Splits text into Jupyter's list-of-lines form: each line keeps its "\n", the last has none.</summary>
+    public static JsonArray SplitLines(string text)
+    {
+        var lines = new JsonArray();
+        var start = 0;
+        while (start < text.Length)
+        {
+            var end = text.IndexOf('\n', start);
+            var line = end < 0 ? text[start..] : text[start..(end + 1)];
+            lines.Add(line);
+            start += line.Length;
+        }
+        return lines;
+    }
+
+    private static NotebookCell ReadCell(string path, int number, JsonNode? node)
+    {
+        if (node is not JsonObject cell)
+            throw new NotebookFormatException($"{path}: cell {number} is {Describe(node)}, not an object.");
+        var type = cell["cell_type"] is JsonValue t && t.TryGetValue<string>(out var s) ? s : null;
+        if (type is not ("code" or "markdown" or "raw"))
+            throw new NotebookFormatException($"{path}: cell {number} has cell_type {(type is null ? "missing" : $"'{type}'")}; expected 'code', 'markdown' or 'raw'.");
+        var source = cell["source"] switch
+        {
+            JsonValue value when value.TryGetValue<string>(out var text) => text,
+            JsonArray lines when lines.All(l => l is JsonValue lv && lv.TryGetValue<string>(out _)) => string.Concat(lines.Select(l => l!.GetValue<string>())),
+            null => throw new NotebookFormatException($"{path}: cell {number} has no 'source'."),
+            var other => throw new NotebookFormatException($"{path}: cell {number} has a 'source' that is {Describe(other)}; it must be a string or a list of strings."),
+        };
+        if (source.Length > MaxCellSourceChars)
+            throw new NotebookFormatException($"{path}: cell {number} holds {source.Length:N0} characters of source; the limit is {MaxCellSourceChars:N0}. Load large data from a file instead.");
+        if (type == "code" && cell["outputs"] is not null and not JsonArray)
+            throw new NotebookFormatException($"{path}: cell {number} has 'outputs' that is not a list.");
+        return new NotebookCell(number, cell, type, source);
+    }
+
+    private static int DetectIndent(string text)
+    {
+        var newline = text.IndexOf('\n');
+        if (newline < 0)
+            return 1;
+        var spaces = 0;
+        while (newline + 1 + spaces < text.Length && text[newline + 1 + spaces] == ' ')
+            spaces++;
+        return spaces is > 0 and <= 8 ? spaces : 1;
+    }
+
+    private static string Describe(JsonNode? node) => node switch
+    {
+        null => "null",
+        JsonArray => "a list",
+        JsonObject => "an object",
+        JsonValue v when v.TryGetValue<string>(out _) => "a string",
+        JsonValue v when v.TryGetValue<bool>(out _) => "a boolean",
+        _ => "a number",
+    };
+}

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+using FSharp.Compiler.DependencyManager;
+
+namespace NormNotebooks.Runner;
+
+/// <summary>The outcome of restoring the notebook's packages.</summary>
+/// <param name="Installed">Every package of the session with the version restored.</param>
+/// <param name="NewReferences">Managed assemblies not referenced before.</param>
+public sealed record PackageRestore(IReadOnlyList<PackageRequest> Installed, IReadOnlyList<string> NewReferences);
+
+/// <summary>A package request that cannot be satisfied; the message names the package and carries the restore log.</summary>
+public sealed class PackageRestoreException(string message) : Exception(message);
+
+/// <summary>
+/// Resolves <c>#r "nuget:"</c> the way .NET Interactive does: through F#'s dependency manager
+/// (<c>FSharp.Compiler.DependencyManager.DependencyProvider</c> with <c>FSharp.DependencyManager.Nuget</c>), which
+/// restores a generated SDK project and returns the managed assemblies, the package folders and the native
+/// folders (<c>runtimes/&lt;rid&gt;/native</c>). Each restore re-resolves the session's whole package set, so
+/// versions stay consistent across cells; asking for another version of a package already added fails.
+/// </summary>
+public sealed class PackageResolver
+{
+    private readonly List<PackageRequest> _packages = [];
+    private readonly List<string> _sources = [];
+    private readonly HashSet<string> _references = new(StringComparer.Ordinal);
+    private readonly List<string> _nativeRoots = [];
+    private readonly List<string> _assemblyPaths = [];
+    private readonly DependencyProvider _provider;
+    private readonly string _workingDirectory;
+
+    /// <summary>Creates the session's resolver; its native probe lets P/Invoke find packages' native libraries.</summary>
+    public PackageResolver(string workingDirectory)
+    {
+        _workingDirectory = workingDirectory;
+        _provider = new DependencyProvider(
+            new AssemblyResolutionProbe(() => _assemblyPaths),
+            new NativeResolutionProbe(() => _nativeRoots),
+            true);
+    }
+
+    /// <summary>Adds sources and packages, then restores the cumulative set.</summary>
+    /// <exception cref="PackageRestoreException">A version conflict, or the restore failed.</exception>
+    public PackageRestore Restore(IReadOnlyList<PackageRequest> packages, IReadOnlyList<string> sources)
+    {
+        foreach (var source in sources.Where(s => !_sources.Contains(s)))
+            _sources.Add(source);
+        var added = new List<PackageRequest>();
+        foreach (var request in packages)
+        {
+            var existing = _packages.FirstOrDefault(p => string.Equals(p.Name, request.Name, StringComparison.OrdinalIgnoreCase));
+            if (existing is null)
+            {
+                added.Add(request);
+                continue;
+            }
+            if (request.Version is not null && !string.Equals(existing.Version, request.Version, StringComparison.OrdinalIgnoreCase))
+                throw new PackageRestoreException(
+                    $"{request.Name} version {request.Version} cannot be added because version {existing.Version ?? "(latest)"} was added previously. Restart the notebook to change versions.");
+        }
+        var candidate = _packages.Concat(added).ToList();
+
+        var errors = new List<string>();
+        var manager = _provider.TryFindDependencyManagerByKey([], _workingDirectory, null,
+            new ResolvingErrorReport((_, code, message) => errors.Add($"{code}: {message}")), "nuget")
+            ?? throw new PackageRestoreException($"The NuGet dependency manager (FSharp.DependencyManager.Nuget.dll) was not found next to the runner. {string.Join(" ", errors)}");
+        var lines = _sources.Select(s => Tuple.Create("i", s))
+            .Concat(candidate.Select(p => Tuple.Create("r", p.Version is null ? $"Include={p.Name}" : $"Include={p.Name}, Version={p.Version}")))
+            .ToList();
+        var result = _provider.Resolve(manager, ".csx", lines,
+            new ResolvingErrorReport((_, code, message) => errors.Add($"{code}: {message}")), "net10.0", "linux-x64", "", "", "", -1);
+        if (!result.Success)
+        {
+            var log = string.Join("\n", result.StdOut.Concat(result.StdError).Concat(errors).Where(l => !string.IsNullOrWhiteSpace(l)));
+            var names = string.Join(", ", added.Select(p => p.ToString()));
+            throw new PackageRestoreException($"Could not restore {(names.Length > 0 ? names : "the notebook's packages")}:\n{log}");
+        }
+
+        _packages.Clear();
+        _packages.AddRange(candidate.Select(p => p with { Version = p.Version ?? VersionFromRoots(p.Name, result.Roots) }));
+        foreach (var root in result.Roots.Where(r => !_nativeRoots.Contains(r)))
+        {
+            _nativeRoots.Add(root);
+            _assemblyPaths.Add(root);
+        }
+        var newReferences = result.Resolutions.Where(path => path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) && _references.Add(path)).ToList();
+        return new PackageRestore(_packages.ToList(), newReferences);
+    }
+
+    // Package folders look like <packages>/<lower-case id>/<version>/; the restore's roots name them.
+    private static string? VersionFromRoots(string name, IEnumerable<string> roots)
+    {
+        var marker = $"{Path.DirectorySeparatorChar}{name.ToLowerInvariant()}{Path.DirectorySeparatorChar}";
+        foreach (var root in roots)
+        {
+            var at = root.IndexOf(marker, StringComparison.Ordinal);
+            if (at >= 0)
+                return root[(at + marker.Length)..].Split(Path.DirectorySeparatorChar)[0];
+        }
+        return null;
+    }
+}

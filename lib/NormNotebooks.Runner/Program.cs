@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using NormNotebooks.Runner;
+
+// The notebook process that `normnb run` starts for each notebook: `NormNotebooks.Runner host`.
+// Events go to the original stdout (a pipe to the runner); native code's stdout is sent to stderr, so
+// nothing a library prints can corrupt the event stream.
+if (args is not ["host"])
+{
+    Console.Error.WriteLine("NormNotebooks.Runner is started by `normnb run`; usage: NormNotebooks.Runner host < request.json");
+    return 2;
+}
+var events = OperatingSystem.IsWindows()
+    ? Console.Out
+    : new StreamWriter(new FileStream(new SafeFileHandle(Posix.MoveStdoutAside(), ownsHandle: true), FileAccess.Write)) { AutoFlush = false };
+return await NotebookHost.MainAsync(Console.In, events);
+
+internal static partial class Posix
+{
+    /// <summary>Duplicates fd 1 for the event stream and points fd 1 at stderr; returns the duplicate.</summary>
+    public static IntPtr MoveStdoutAside()
+    {
+        var events = dup(1);
+        if (events < 0 || dup2(2, 1) < 0)
+            throw new IOException($"Could not redirect stdout (errno {Marshal.GetLastPInvokeError()}).");
+        return events;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int dup(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int dup2(int oldFd, int newFd);
+}
