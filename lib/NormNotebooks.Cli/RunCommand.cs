@@ -74,17 +74,18 @@ internal static class RunCommand
                     ExportHtml(written);
             }
             Console.WriteLine();
+            var allowed = options.AllowErrors;
             foreach (var r in results)
             {
                 var name = Path.GetFileName(r.Notebook);
-                Console.WriteLine(r.Ok
-                    ? $"✓ {name,-40} {r.Seconds,8:0.0} s  {r.Cells.Count} code cells  {ClaimSummary(r)}"
+                Console.WriteLine(r.Ok ? $"✓ {name,-40} {r.Seconds,8:0.0} s  {r.Cells.Count} code cells  {ClaimSummary(r)}"
+                    : allowed && r.Completed ? $"⚠ {name,-40} {r.Seconds,8:0.0} s  completed with {r.Cells.Count(c => !c.Ok)} failing cell(s) (--allow-errors); first: {r.FirstFailure}"
                     : $"✗ {name,-40} {r.Seconds,8:0.0} s  {r.FirstFailure}");
             }
-            var failed = results.Count(r => !r.Ok);
+            var failed = results.Count(r => !r.Ok && !(allowed && r.Completed));
             Console.WriteLine($"{results.Count - failed} passed, {failed} failed");
             if (parse.GetValue(junit) is { } report)
-                WriteJUnit(report, results);
+                WriteJUnit(report, results, allowed);
             return failed == 0 ? 0 : 1;
         });
         return command;
@@ -110,18 +111,18 @@ internal static class RunCommand
         return notebooks.Select(Path.GetFullPath).ToList();
     }
 
-    private static void WriteJUnit(string path, IReadOnlyList<NotebookRunResult> results)
+    private static void WriteJUnit(string path, IReadOnlyList<NotebookRunResult> results, bool allowErrors)
     {
         var suite = new XElement("testsuite",
             new XAttribute("name", "normnb run"),
             new XAttribute("tests", results.Count),
-            new XAttribute("failures", results.Count(r => !r.Ok)),
+            new XAttribute("failures", results.Count(r => !r.Ok && !(allowErrors && r.Completed))),
             new XAttribute("time", results.Sum(r => r.Seconds).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)),
             results.Select(r => new XElement("testcase",
                 new XAttribute("classname", "notebooks"),
                 new XAttribute("name", Path.GetFileName(r.Notebook)),
                 new XAttribute("time", r.Seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)),
-                r.Ok ? null : new XElement("failure", new XAttribute("message", r.FirstFailure ?? "failed"),
+                r.Ok || (allowErrors && r.Completed) ? null : new XElement("failure", new XAttribute("message", r.FirstFailure ?? "failed"),
                     string.Join("\n", r.Cells.Where(c => !c.Ok).Select(c => $"cell {c.Number}: {c.Ename}: {c.Evalue}")) + (r.Error ?? "")))));
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         new XDocument(new XElement("testsuites", suite)).Save(path);

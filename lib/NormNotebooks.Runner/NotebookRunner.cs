@@ -35,8 +35,16 @@ public sealed record RunOptions
 public sealed record CellRun(int Number, double Milliseconds, bool Ok, string? Ename = null, string? Evalue = null);
 
 /// <summary>The summary of one notebook's run, also written as <c>&lt;name&gt;.run.json</c>.</summary>
+/// <param name="Notebook">The notebook run.</param>
+/// <param name="Output">Where the executed notebook was written, or null when it could not be read.</param>
+/// <param name="Ok">Every code cell ran without an error output.</param>
+/// <param name="Completed">Every code cell ran (errors allowed): no format error, timeout or crash, and no stop at an error.</param>
+/// <param name="Error">A notebook-level failure (format error, timeout, crash), or null.</param>
+/// <param name="Seconds">Wall time of the whole run.</param>
+/// <param name="Cells">Per code cell: time and outcome.</param>
+/// <param name="Claims">The claims the notebook displayed under <see cref="NotebookRunner.ClaimsMimeType"/>.</param>
 public sealed record NotebookRunResult(
-    string Notebook, string? Output, bool Ok, string? Error, double Seconds, IReadOnlyList<CellRun> Cells, JsonArray Claims)
+    string Notebook, string? Output, bool Ok, bool Completed, string? Error, double Seconds, IReadOnlyList<CellRun> Cells, JsonArray Claims)
 {
     /// <summary>The first failure as "cell N: ename: evalue", or the format error.</summary>
     public string? FirstFailure => Error ?? (Cells.FirstOrDefault(c => !c.Ok) is { } cell ? $"cell {cell.Number}: {cell.Ename}: {FirstLine(cell.Evalue)}" : null);
@@ -75,7 +83,7 @@ public sealed class NotebookRunner(RunOptions options)
         catch (NotebookFormatException e)
         {
             options.Echo?.WriteLine($"  ✗ {e.Message}");
-            return Finish(new NotebookRunResult(full, null, false, e.Message, clock.Elapsed.TotalSeconds, [], []), full);
+            return Finish(new NotebookRunResult(full, null, false, false, e.Message, clock.Elapsed.TotalSeconds, [], []), full);
         }
 
         InjectParameters(notebook);
@@ -87,12 +95,13 @@ public sealed class NotebookRunner(RunOptions options)
         var processError = await RunHostAsync(request, collector);
         collector.Complete();
 
-        var ok = processError is null && collector.Cells.All(c => c.Ok) && collector.Cells.Count == codeCells.Count;
+        var completed = processError is null && collector.Cells.Count == codeCells.Count;
+        var ok = completed && collector.Cells.All(c => c.Ok);
         var target = options.OutputDirectory is { } dir ? Path.Combine(Path.GetFullPath(dir), Path.GetFileName(full))
-            : ok || options.AllowErrors ? full
+            : ok || (options.AllowErrors && completed) ? full
             : Path.Combine(RunFolder(full), Path.GetFileNameWithoutExtension(full) + ".failed.ipynb");
         notebook.Save(target);
-        return Finish(new NotebookRunResult(full, target, ok, processError, clock.Elapsed.TotalSeconds, collector.Cells, collector.Claims), full);
+        return Finish(new NotebookRunResult(full, target, ok, completed, processError, clock.Elapsed.TotalSeconds, collector.Cells, collector.Claims), full);
     }
 
     private NotebookRunResult Finish(NotebookRunResult result, string notebookPath)

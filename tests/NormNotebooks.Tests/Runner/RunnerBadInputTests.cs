@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+using System.Text;
+using NormNotebooks.Tests.Support;
+using static NormNotebooks.Tests.Support.NotebookScratch;
+
+namespace NormNotebooks.Tests.Runner;
+
+/// <summary>Every kind of bad input gives a clear message, a non-zero exit, and leaves the file byte-identical.</summary>
+public sealed class RunnerBadInputTests : IDisposable
+{
+    private const string Valid = """{"cells":[{"cell_type":"code","execution_count":null,"metadata":{},"outputs":[],"source":"1 + 1"}],"metadata":{},"nbformat":4,"nbformat_minor":5}""";
+
+    private readonly NotebookScratch _scratch = new();
+
+    public void Dispose() => _scratch.Dispose();
+
+    private void AssertRejected(string path, params string[] expected)
+    {
+        var before = File.ReadAllBytes(path);
+        var (exit, stdout, stderr) = Run(path);
+        Assert.NotEqual(0, exit);
+        foreach (var text in expected)
+            Assert.Contains(text, stdout + stderr);
+        Assert.Equal(before, File.ReadAllBytes(path));
+    }
+
+    [Theory]
+    [InlineData("malformed.ipynb", """{"cells": [""", "not valid JSON")]
+    [InlineData("nbformat3.ipynb", """{"nbformat": 3, "nbformat_minor": 0, "worksheets": []}""", "nbformat 3 is not supported")]
+    [InlineData("nbformat5.ipynb", """{"nbformat": 5, "cells": []}""", "nbformat 5 is not supported")]
+    [InlineData("no-cells.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}}""", "'cells' is missing")]
+    [InlineData("empty-cells.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}""", "has no cells")]
+    [InlineData("bad-source.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": 42}]}""", "cell 1 has a 'source' that is a number")]
+    [InlineData("bad-source-list.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": ["a", 1]}]}""", "cell 1 has a 'source' that is a list")]
+    [InlineData("bad-type.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "heading", "source": ""}]}""", "cell 1 has cell_type 'heading'")]
+    [InlineData("array.ipynb", """[1, 2, 3]""", "the top level must be a JSON object")]
+    [InlineData("empty.ipynb", "", "the file is empty")]
+    public void MalformedNotebook_IsRejectedWithItsReason(string name, string content, string reason)
+    {
+        var path = _scratch.WriteText(name, content);
+        AssertRejected(path, path, reason);
+    }
+
+    [Fact]
+    public void BinaryGarbage_IsRejected()
+    {
+        var garbage = new byte[4096];
+        new Random(5).NextBytes(garbage);
+        var path = _scratch.WriteBytes("garbage.ipynb", garbage);
+        AssertRejected(path, path, "not UTF-8");
+    }
+
+    [Fact]
+    public void HugeCell_IsRejected()
+    {
+        var source = "var s = \"" + new string('x', 1_100_000) + "\";";
+        var path = _scratch.Write("huge.ipynb", source);
+        AssertRejected(path, "cell 1 holds 1,100,011 characters of source; the limit is 1,048,576");
+    }
+
+    [Fact]
+    public void UnknownMagic_FailsTheCell()
+    {
+        var path = _scratch.Write("magic.ipynb", "#!frobnicate\n1");
+        AssertRejected(path, "Cell 1, line 1: unknown magic command '#!frobnicate'");
+    }
+
+    [Fact]
+    public void OtherKernelCell_IsReportedUnsupported()
+    {
+        var path = _scratch.Write("fsharp.ipynb", "#!fsharp\nlet x = 1");
+        AssertRejected(path, "the magic command '#!fsharp' is not supported");
+    }
+
+    [Fact]
+    public void UnresolvablePackage_FailsNamingThePackage()
+    {
+        var path = _scratch.Write("nuget-missing.ipynb", "#r \"nuget: NormNotebooks.Does.Not.Exist.Anywhere, 1.2.3\"");
+        AssertRejected(path, "PackageRestoreError", "NormNotebooks.Does.Not.Exist.Anywhere, 1.2.3");
+    }
+
+    [Fact]
+    public void InfiniteLoop_IsStoppedByTheTimeout()
+    {
+        var path = _scratch.Write("loop.ipynb", "var n = 0;\nwhile (true) { n++; }");
+        var before = File.ReadAllBytes(path);
+        var (exit, stdout, _) = Run(path, "--timeout", "3");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("Cell 1 did not finish within 3 s; the notebook process was stopped", stdout);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        var failed = Read(Path.Combine(_scratch.Folder, ".runs", "loop.failed.ipynb"));
+        Assert.Equal("CellTimeout", (string?)failed["cells"]![0]!["outputs"]![0]!["ename"]);
+    }
+
+    [Fact]
+    public void GigabytesToStdout_AreCappedWithANote()
+    {
+        var path = _scratch.Write("flood.ipynb", "var line = new string('x', 1 << 20);\nfor (var i = 0; i < 2048; i++) Console.WriteLine(line);");
+        var before = File.ReadAllBytes(path);
+        var (exit, stdout, _) = Run(path, "--max-output", "100000");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("OutputLimitExceeded", stdout);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        var failed = File.ReadAllText(Path.Combine(_scratch.Folder, ".runs", "flood.failed.ipynb"), Encoding.UTF8);
+        Assert.Contains("[normnb: output truncated: cell 1 wrote more than 100,000 characters to stdout/stderr]", failed);
+        Assert.True(failed.Length < 300_000, $"the saved notebook holds {failed.Length} characters");
+    }
+
+    [Fact]
+    public void MissingPath_IsAUsageError()
+    {
+        var (exit, _, stderr) = Run(Path.Combine(_scratch.Folder, "nope.ipynb"));
+        Assert.Equal(2, exit);
+        Assert.Contains("is neither a notebook nor a folder", stderr);
+    }
+
+    [Fact]
+    public void FailedRun_NeverClobbersTheSource_AndASuccessfulRunWritesInPlace()
+    {
+        var failing = _scratch.Write("fails.ipynb", "Console.WriteLine(\"ran\");", "throw new Exception(\"stop here\");", "Console.WriteLine(\"not reached\");");
+        AssertRejected(failing, "stop here");
+        var partial = Read(Path.Combine(_scratch.Folder, ".runs", "fails.failed.ipynb"));
+        Assert.Equal("ran\n", Text(partial["cells"]![0]!["outputs"]![0]!["text"]));
+        Assert.Empty((System.Text.Json.Nodes.JsonArray)partial["cells"]![2]!["outputs"]!);   // stopped at the first error
+
+        var passing = _scratch.WriteText("passes.ipynb", Valid);
+        var (exit, stdout, stderr) = Run(passing);
+        Assert.True(exit == 0, stdout + stderr);
+        var written = Read(passing);
+        Assert.Equal("2", Text(written["cells"]![0]!["outputs"]![0]!["data"]!["text/plain"]));
+        Assert.Empty(Directory.GetFiles(_scratch.Folder, ".*.tmp"));
+    }
+}
