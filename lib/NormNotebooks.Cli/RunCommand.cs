@@ -63,6 +63,8 @@ internal static class RunCommand
                 Parameters = parsed,
                 Echo = Console.Out,
             };
+            if (notebooks.Count == 0)
+                Console.WriteLine($"normnb run: no notebooks (*.ipynb) in {string.Join(", ", parse.GetValue(paths)!)}.");
             var runner = new NotebookRunner(options);
             var results = new List<NotebookRunResult>();
             for (var i = 0; i < notebooks.Count; i++)
@@ -106,8 +108,6 @@ internal static class RunCommand
             else
                 throw new FileNotFoundException($"'{path}' is neither a notebook nor a folder.");
         }
-        if (notebooks.Count == 0)
-            throw new FileNotFoundException($"no .ipynb files in {string.Join(", ", paths)}.");
         return notebooks.Select(Path.GetFullPath).ToList();
     }
 

@@ -30,7 +30,7 @@ public static class DisplayChannel
         if (!wanted.Contains(PlainTextFormatter.MimeType))
             wanted.Add(PlainTextFormatter.MimeType);
         // A formatter that cannot render here (a chart image without a browser) returns "": leave that type out.
-        return wanted.Distinct().Select(mime => new FormattedValue(mime, value.ToDisplayString(mime)))
+        return wanted.Distinct().Select(mime => new FormattedValue(mime, TableFormatter.TryFormat(value, mime) ?? value.ToDisplayString(mime)))
             .Where(v => v.Value.Length > 0 || v.MimeType == PlainTextFormatter.MimeType).ToList();
     }
 

@@ -53,7 +53,7 @@ internal static partial class StaticChartImage
             var page = Path.Combine(folder.FullName, "chart.html");
             var png = Path.Combine(folder.FullName, "chart.png");
             File.WriteAllText(page, $"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><script src=\"file://{_plotlyJs}\"></script></head>" +
-                                    $"<body style=\"margin:0;background:white\">{snippet}</body></html>");
+                                    $"<style>.modebar-container{{display:none}}</style><body style=\"margin:0;background:white\">{snippet}</body></html>");
             var start = new ProcessStartInfo(Chromium!) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
             foreach (var arg in new[]
                      {

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+using System.Text.Json.Nodes;
+using NormNotebooks.Tests.Support;
+using static NormNotebooks.Tests.Support.NotebookScratch;
+
+namespace NormNotebooks.Tests.Runner;
+
+/// <summary>Tables of records and tuples, and Plotly.NET charts (interactive HTML plus a static PNG where Chromium exists).</summary>
+public sealed class RunnerDisplayTests : IClassFixture<RunnerDisplayTests.Executed>
+{
+    public sealed class Executed : IDisposable
+    {
+        public Executed()
+        {
+            Scratch = new NotebookScratch();
+            var source = Scratch.Copy("display.ipynb");
+            (ExitCode, Stdout, _) = Run(source, "--output", Path.Combine(Scratch.Folder, "out"));
+            Notebook = Read(Path.Combine(Scratch.Folder, "out", "display.ipynb"));
+        }
+
+        public NotebookScratch Scratch { get; }
+        public int ExitCode { get; }
+        public string Stdout { get; }
+        public JsonObject Notebook { get; }
+
+        public void Dispose() => Scratch.Dispose();
+    }
+
+    private readonly Executed _run;
+
+    public RunnerDisplayTests(Executed run) => _run = run;
+
+    private JsonNode Data(string id) => Outputs(_run.Notebook, id).Last()!["data"]!;
+
+    [Fact]
+    public void Records_RenderAsTables()
+    {
+        Assert.True(_run.ExitCode == 0, _run.Stdout);
+        Assert.Equal("Norm       Loss    Steps\n---------  ------  -----\nlayernorm  1.2345  300\nrmsnorm    1.2301  300", Text(Data("t-records")["text/plain"]));
+        Assert.Equal("<table><thead><tr><th>Norm</th><th>Loss</th><th>Steps</th></tr></thead><tbody>" +
+                     "<tr><td>layernorm</td><td>1.2345</td><td>300</td></tr><tr><td>rmsnorm</td><td>1.2301</td><td>300</td></tr></tbody></table>",
+            Text(Data("t-records")["text/html"]));
+    }
+
+    [Fact]
+    public void Tuples_RenderAsTables_AndPrimitiveSequencesAsBefore()
+    {
+        Assert.Equal("Item1    Item2\n-------  -----\npre-ln   0.5\npost-ln  0.75", Text(Data("t-tuples")["text/plain"]));
+        Assert.Equal("[ 1, 2, 3 ]", Text(Data("t-ints")["text/plain"]));
+    }
+
+    [Fact]
+    public void PlotlyChart_IsInteractiveHtml_LoadingPlotlyJsOnce_WithAStaticImageWhereChromiumExists()
+    {
+        var data = Data("t-chart");
+        var html = Text(data["text/html"]);
+        Assert.Contains("Plotly.newPlot(", html);
+        Assert.Contains("normnb-plotly-js", html);   // the shared script tag that loads plotly.js once per page
+        Assert.Contains("requirejs", html);
+        var chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.Any(File.Exists);
+        Assert.Equal(chromium, data["image/png"] is not null);
+        if (chromium)
+        {
+            var png = Convert.FromBase64String((string)data["image/png"]!);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+            Assert.True(png.Length > 5_000, $"a {png.Length}-byte PNG is too small to hold a drawn chart");
+        }
+    }
+}
