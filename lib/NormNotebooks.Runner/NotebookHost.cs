@@ -33,6 +33,7 @@ public sealed class NotebookHost
         Directory.SetCurrentDirectory(request.WorkingDirectory);
         Formatter.SetPreferredMimeTypesFor(typeof(string), PlainTextFormatter.MimeType);
         ChartFormatters.Register();
+        TensorFormatter.Register();
         Console.SetOut(_output.Out);
         Console.SetError(_output.Error);
         DisplayChannel.Sink = display =>
