@@ -2,9 +2,10 @@
 using System.CommandLine;
 using NormNotebooks.Cli;
 
-var root = new RootCommand("normnb: run the NormNotebooks notebooks headless, fetch and verify their data, inspect the runtime.")
+var root = new RootCommand("normnb: run the NormNotebooks notebooks headless, fit scaling laws, fetch and verify data, inspect the runtime.")
 {
     RunCommand.Create(),
+    FitCommand.Create(),
     InfoCommand.Create(),
     DataCommand.Create(),
 };

@@ -7,7 +7,7 @@ namespace NormNotebooks.Tests.Cli;
 /// <summary>Runs the built <c>normnb</c> as a child process, as a user would.</summary>
 public sealed class CliTests
 {
-    internal static (int ExitCode, string Stdout, string Stderr) Normnb(params string[] args)
+    public static (int ExitCode, string Stdout, string Stderr) Normnb(params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "normnb.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
