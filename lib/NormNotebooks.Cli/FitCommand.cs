@@ -9,13 +9,13 @@ namespace NormNotebooks.Cli;
 /// <summary><c>normnb fit</c>: fit a scaling law to a CSV of runs, with bootstrap intervals.</summary>
 internal static class FitCommand
 {
-    private static readonly string[] Forms = ["chinchilla", "kaplan-n", "kaplan-d", "kaplan-nd", "kaplan-ns", "nmt", "power"];
+    private static readonly string[] Forms = ["chinchilla", "kaplan-n", "kaplan-d", "kaplan-nd", "kaplan-ns", "nmt", "power", "loglinear"];
 
     public static Command Create()
     {
         var form = new Option<string>("--form") { Description = $"The law: {string.Join(", ", Forms)}.", Required = true };
         var csv = new Option<string>("--csv") { Description = "CSV file with a header row, one run per row.", Required = true };
-        var columns = new Option<string?>("--columns") { Description = "Map the law's variables and L (the loss) to CSV columns, e.g. N=params,D=tokens,L=loss; group=run for a cluster bootstrap." };
+        var columns = new Option<string?>("--columns") { Description = "Map the law's variables and L (the fitted value, usually the loss) to CSV columns, e.g. N=params,D=tokens,L=loss; group=run for a cluster bootstrap. Defaults: N, D, S, Ne, Nd, x and L." };
         var delta = new Option<double>("--huber-delta") { Description = "Huber δ on log residuals.", DefaultValueFactory = _ => 1e-3 };
         var squared = new Option<bool>("--least-squares") { Description = "Plain least squares on log residuals instead of Huber." };
         var bootstrap = new Option<int>("--bootstrap") { Description = "Bootstrap resamples for standard errors and intervals.", DefaultValueFactory = _ => 1000 };
@@ -74,6 +74,9 @@ internal static class FitCommand
         "kaplan-ns" => new KaplanStepsLaw(),
         "nmt" => new NmtLaw(1, 1),   // reference sizes are set to the data's geometric means once it is read
         "power" => new SaturatingPowerLaw(),
+        "loglinear" => map.Keys.Where(k => k is not ("L" or "group")).ToArray() is { Length: > 0 } variables
+            ? new LogLinearLaw(variables)
+            : throw new ArgumentException("--form loglinear takes its variables from --columns, e.g. --columns N=params,D=tokens,L=lr (y = c·N^k_N·D^k_D)."),
         _ => throw new ArgumentException($"unknown --form '{name}'; use one of {string.Join(", ", Forms)}."),
     };
 
