@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>Batch normalisation: each channel is normalised with statistics over the batch (and positions).</summary>
+/// <remarks>Ioffe &amp; Szegedy, "Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate
+/// Shift", ICML 2015, arXiv:1502.03167, Alg. 1: x̂ = (x − μ_B)/√(σ²_B + ε), y = γx̂ + β. Training uses the batch's mean and
+/// biased variance and updates running_mean ← (1 − m)·running_mean + m·μ_B and running_var ← (1 − m)·running_var + m·σ²_B·n/(n − 1)
+/// (unbiased, as PyTorch); evaluation uses the running statistics. m ↦ Momentum (0.1) and ε ↦ Eps (1e-5) are PyTorch's
+/// defaults. Channels are axis 1 ([N, C], [N, C, L], [N, C, H, W]); with channelsLast they are the last axis, as in a
+/// Transformer's [B, T, d] (statistics over B·T). Used by notebooks 13 and the vision notebooks.</remarks>
+public sealed class BatchNorm : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter? _weight;
+    [ComponentName(Name = "bias")] private Parameter? _bias;
+    [ComponentName(Name = "running_mean")] private Tensor _runningMean;
+    [ComponentName(Name = "running_var")] private Tensor _runningVar;
+
+    public BatchNorm(long channels, double eps = 1e-5, double momentum = 0.1, bool affine = true, bool channelsLast = false,
+        Device? device = null, ScalarType? dtype = null) : base(nameof(BatchNorm))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        if (momentum is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be in [0, 1].");
+        (Channels, Eps, Momentum, Affine, ChannelsLast) = (channels, eps, momentum, affine, channelsLast);
+        if (affine)
+        {
+            _weight = new Parameter(ones(channels, dtype: dtype, device: device));
+            _bias = new Parameter(zeros(channels, dtype: dtype, device: device));
+        }
+        _runningMean = zeros(channels, dtype: dtype, device: device);
+        _runningVar = ones(channels, dtype: dtype, device: device);
+        RegisterComponents();
+    }
+
+    public long Channels { get; }
+    public double Eps { get; }
+    public double Momentum { get; }
+    public bool Affine { get; }
+    public bool ChannelsLast { get; }
+    public Parameter? Weight => _weight;
+    public Parameter? Bias => _bias;
+    public Tensor RunningMean => _runningMean;
+    public Tensor RunningVar => _runningVar;
+
+    /// <summary>The last training batch's per-channel mean and biased variance (for fluctuation probes), or null.</summary>
+    public (Tensor Mean, Tensor Var)? LastBatchStatistics { get; private set; }
+
+    public override Tensor forward(Tensor x)
+    {
+        var axis = ChannelsLast ? x.dim() - 1 : 1;
+        if (x.dim() < 2 || x.shape[axis] != Channels)
+            throw new ArgumentException($"BatchNorm: expected input with {Channels} channels on axis {(ChannelsLast ? "-1" : "1")}, got [{string.Join(", ", x.shape)}].", nameof(x));
+        using var scope = NewDisposeScope();
+        var input = NormInput.Upcast(x);
+        var reduce = Enumerable.Range(0, (int)x.dim()).Where(d => d != axis).Select(d => (long)d).ToArray();
+        var shape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
+        shape[axis] = Channels;
+        Tensor mean, variance;
+        if (training)
+        {
+            (variance, mean) = var_mean(input, reduce, unbiased: false, keepdim: false);
+            var count = input.numel() / Channels;
+            if (count < 2)
+                throw new ArgumentException($"BatchNorm: training needs more than one value per channel, got input [{string.Join(", ", x.shape)}].", nameof(x));
+            using (no_grad())
+            {
+                _runningMean.mul_(1 - Momentum).add_(mean.detach().to(_runningMean.dtype), alpha: Momentum);
+                _runningVar.mul_(1 - Momentum).add_(variance.detach().to(_runningVar.dtype) * ((double)count / (count - 1)), alpha: Momentum);
+                LastBatchStatistics?.Mean.Dispose();
+                LastBatchStatistics?.Var.Dispose();
+                LastBatchStatistics = (mean.detach().clone().DetachFromDisposeScope(), variance.detach().clone().DetachFromDisposeScope());
+            }
+        }
+        else
+        {
+            (mean, variance) = (_runningMean.to(input.dtype), _runningVar.to(input.dtype));
+        }
+        var y = (input - mean.view(shape)) * rsqrt(variance.view(shape) + Eps);   // Alg. 1, normalise
+        if (Affine)
+            y = y * _weight!.view(shape) + _bias!.view(shape);                     // Alg. 1, scale and shift
+        return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"BatchNorm({Channels}, eps={Eps:g}, momentum={Momentum:g}, affine={Affine}, channels_last={ChannelsLast})";
+}

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>Group normalisation: each sample's channels are split into groups normalised over (channels in group × positions).</summary>
+/// <remarks>Wu &amp; He, "Group Normalization", ECCV 2018, arXiv:1803.08494, Eq. (1)–(3): x̂ = (x − μ_g)/√(σ²_g + ε) with μ_g, σ²_g
+/// (biased) over the group's channels and all spatial positions of one sample, then a per-channel γ, β. G ↦ Groups (32 in
+/// the paper; must divide the channel count), ε = 1e-5. Groups = 1 is LayerNorm over (C, H, W); Groups = C is InstanceNorm.
+/// Input [N, C, …]. Used by the vision notebooks and notebook 20 (micro-batch).</remarks>
+public sealed class GroupNorm : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter? _weight;
+    [ComponentName(Name = "bias")] private Parameter? _bias;
+
+    public GroupNorm(long channels, long groups = 32, double eps = 1e-5, bool affine = true, Device? device = null, ScalarType? dtype = null) : base(nameof(GroupNorm))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(groups);
+        if (channels % groups != 0)
+            throw new ArgumentOutOfRangeException(nameof(groups), groups, $"GroupNorm: {groups} groups do not divide {channels} channels.");
+        (Channels, Groups, Eps, Affine) = (channels, groups, eps, affine);
+        if (affine)
+        {
+            _weight = new Parameter(ones(channels, dtype: dtype, device: device));
+            _bias = new Parameter(zeros(channels, dtype: dtype, device: device));
+        }
+        RegisterComponents();
+    }
+
+    public long Channels { get; }
+    public long Groups { get; }
+    public double Eps { get; }
+    public bool Affine { get; }
+    public Parameter? Weight => _weight;
+    public Parameter? Bias => _bias;
+
+    public override Tensor forward(Tensor x)
+    {
+        NormInput.RequireChannelAxis(x, Channels, 2, Name, "[N, C, ...]");
+        using var scope = NewDisposeScope();
+        var input = NormInput.Upcast(x);
+        var grouped = input.reshape(x.shape[0], Groups, -1);                 // [N, G, C/G·positions]
+        var (variance, mean) = var_mean(grouped, [-1L], unbiased: false, keepdim: true);
+        var y = ((grouped - mean) * rsqrt(variance + Eps)).reshape(x.shape); // Eq. (1) per group
+        if (Affine)
+        {
+            var shape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
+            shape[1] = Channels;
+            y = y * _weight!.view(shape) + _bias!.view(shape);
+        }
+        return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The layer's display name (InstanceNorm shares this implementation).</summary>
+    public string Name { get; init; } = nameof(GroupNorm);
+
+    public override string ToString() => Name == nameof(GroupNorm)
+        ? $"GroupNorm({Groups}, {Channels}, eps={Eps:g}, affine={Affine})"
+        : $"InstanceNorm({Channels}, eps={Eps:g}, affine={Affine})";
+
+    /// <summary>Instance normalisation (Ulyanov, Vedaldi &amp; Lempitsky, arXiv:1607.08022): every channel of every sample over its positions.</summary>
+    /// <remarks>Training and evaluation compute the same per-instance statistics (no running statistics, PyTorch's default);
+    /// the affine defaults to on here, as in the paper's style-transfer networks.</remarks>
+    public static GroupNorm Instance(long channels, double eps = 1e-5, bool affine = true, Device? device = null, ScalarType? dtype = null) =>
+        new(channels, channels, eps, affine, device, dtype) { Name = "InstanceNorm" };
+}

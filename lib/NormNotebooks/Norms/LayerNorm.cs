@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>Layer normalisation over the last axis: each sample's features are re-centred and re-scaled.</summary>
+/// <remarks>Ba, Kiros &amp; Hinton, "Layer Normalization", arXiv:1607.06450 (2016), Eq. (4):
+/// yᵢ = gᵢ·(xᵢ − μ)/√(σ² + ε) + bᵢ, μ = 1/n Σ xᵢ, σ² = 1/n Σ (xᵢ − μ)² (biased). g ↦ Weight (init 1), b ↦ Bias (init 0),
+/// ε ↦ Eps (1e-5, PyTorch's default), ε inside the root as in PyTorch. The variance is computed in two passes
+/// (var_mean), never as E[x²] − E[x]². Invariant to re-scaling and re-centring of each sample's input.
+/// Used by notebooks 11, 12, 16, 17, 18.</remarks>
+public sealed class LayerNorm : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter? _weight;
+    [ComponentName(Name = "bias")] private Parameter? _bias;
+
+    public LayerNorm(long features, double eps = 1e-5, bool affine = true, Device? device = null, ScalarType? dtype = null) : base(nameof(LayerNorm))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
+        ArgumentOutOfRangeException.ThrowIfNegative(eps);
+        (Features, Eps, Affine) = (features, eps, affine);
+        if (affine)
+        {
+            _weight = new Parameter(ones(features, dtype: dtype, device: device));
+            _bias = new Parameter(zeros(features, dtype: dtype, device: device));
+        }
+        RegisterComponents();
+    }
+
+    public long Features { get; }
+    public double Eps { get; }
+    public bool Affine { get; }
+    public Parameter? Weight => _weight;
+    public Parameter? Bias => _bias;
+
+    public override Tensor forward(Tensor x)
+    {
+        NormInput.RequireLastAxis(x, Features, nameof(LayerNorm));
+        using var scope = NewDisposeScope();
+        var input = NormInput.Upcast(x);
+        var (variance, mean) = var_mean(input, [-1L], unbiased: false, keepdim: true);
+        var y = (input - mean) * rsqrt(variance + Eps);   // Eq. (4) without the affine
+        if (Affine)
+            y = y * _weight! + _bias!;
+        return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"LayerNorm({Features}, eps={Eps:g}, affine={Affine})";
+}

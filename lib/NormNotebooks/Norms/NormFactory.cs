@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>Where the normalised features sit in the input.</summary>
+public enum NormLayout
+{
+    /// <summary>Features on the last axis: [N, d], [B, T, d] (MLPs, Transformers).</summary>
+    ChannelsLast,
+
+    /// <summary>Channels on axis 1: [N, C, H, W] (convolutional networks).</summary>
+    ChannelsFirst,
+}
+
+/// <summary>Options the factory passes to the layer it builds; each layer uses what applies to it.</summary>
+public sealed record NormOptions
+{
+    /// <summary>Where the features are; decides BatchNorm's axis.</summary>
+    public NormLayout Layout { get; init; } = NormLayout.ChannelsLast;
+
+    /// <summary>Groups for GroupNorm (default 32, or fewer to divide the channels) and PowerNorm's group scaling (default 1).</summary>
+    public long? Groups { get; init; }
+
+    /// <summary>ε, when not the layer's paper default.</summary>
+    public double? Eps { get; init; }
+
+    /// <summary>1-based block depth ℓ, required by the layernorm-scaling variants.</summary>
+    public int? Depth { get; init; }
+
+    /// <summary>PowerNorm's warm-up iterations.</summary>
+    public long? WarmupIterations { get; init; }
+
+    public Device? Device { get; init; }
+    public ScalarType? Dtype { get; init; }
+}
+
+/// <summary>Builds any norm layer from its kebab-case name and a feature (or channel) count, so experiments can sweep norms.</summary>
+public static class NormFactory
+{
+    private static readonly Dictionary<string, (string Description, Func<long, NormOptions, nn.Module<Tensor, Tensor>> Build)> Layers = new(StringComparer.Ordinal)
+    {
+        ["none"] = ("identity: no normalisation", (_, _) => nn.Identity()),
+        ["layernorm"] = ("LayerNorm (Ba et al. 2016)", (n, o) => new LayerNorm(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
+        ["rmsnorm"] = ("RMSNorm (Zhang & Sennrich 2019)", (n, o) => new RmsNorm(n, o.Eps ?? 1e-8, device: o.Device, dtype: o.Dtype)),
+        ["prmsnorm"] = ("partial RMSNorm, p = 6.25% (Zhang & Sennrich 2019)", (n, o) => new PartialRmsNorm(n, eps: o.Eps ?? 1e-8, device: o.Device, dtype: o.Dtype)),
+        ["crmsnorm"] = ("compressed RMSNorm of a zero-mean vector (Jiang et al. 2023)", (n, o) => new CrmsNorm(n, o.Eps ?? 1e-8, device: o.Device, dtype: o.Dtype)),
+        ["batchnorm"] = ("BatchNorm (Ioffe & Szegedy 2015)", (n, o) => new BatchNorm(n, o.Eps ?? 1e-5, channelsLast: o.Layout == NormLayout.ChannelsLast, device: o.Device, dtype: o.Dtype)),
+        ["powernorm"] = ("PowerNorm with approximate backward (Shen et al. 2020)", (n, o) => new PowerNorm(n, o.Groups ?? 1, o.Eps ?? 1e-5, warmupIterations: o.WarmupIterations ?? 1000, device: o.Device, dtype: o.Dtype)),
+        ["groupnorm"] = ("GroupNorm (Wu & He 2018)", (n, o) => new GroupNorm(n, o.Groups ?? DividingGroups(n), o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
+        ["instancenorm"] = ("InstanceNorm (Ulyanov et al. 2016)", (n, o) => GroupNorm.Instance(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
+        ["layernorm-scaling"] = ("LayerNorm scaled by 1/√ℓ (Sun et al. 2025)", (n, o) => new LayerNormScaling(new LayerNorm(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype), RequireDepth(o))),
+        ["rmsnorm-scaling"] = ("RMSNorm (ε 1e-6) scaled by 1/√ℓ, the paper's setting (Sun et al. 2025)", (n, o) => new LayerNormScaling(new RmsNorm(n, o.Eps ?? 1e-6, device: o.Device, dtype: o.Dtype), RequireDepth(o))),
+    };
+
+    /// <summary>Every name the factory knows, in order.</summary>
+    public static IReadOnlyList<string> Names => Layers.Keys.ToList();
+
+    /// <summary>One line per layer: name and what it is.</summary>
+    public static IReadOnlyList<(string Name, string Description)> Catalogue => Layers.Select(p => (p.Key, p.Value.Description)).ToList();
+
+    /// <summary>Builds the layer called <paramref name="name"/> for <paramref name="features"/> features or channels.</summary>
+    /// <exception cref="ArgumentException">Unknown name (the message lists the valid ones).</exception>
+    public static nn.Module<Tensor, Tensor> Create(string name, long features, NormOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (!Layers.TryGetValue(name, out var layer))
+            throw new ArgumentException($"Unknown norm '{name}'. Valid names: {string.Join(", ", Names)}.", nameof(name));
+        return layer.Build(features, options ?? new NormOptions());
+    }
+
+    private static int RequireDepth(NormOptions options) =>
+        options.Depth ?? throw new ArgumentException("The layernorm-scaling variants need NormOptions.Depth, the 1-based index of the block.", nameof(options));
+
+    // The paper's 32 groups, or the largest power of two that divides the channels.
+    private static long DividingGroups(long channels)
+    {
+        var groups = 32L;
+        while (channels % groups != 0)
+            groups /= 2;
+        return groups;
+    }
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>Power normalisation: per-feature division by a running quadratic mean (no mean subtraction), with the paper's approximate backward.</summary>
+/// <remarks>Shen, Yao, Gholami, Mahoney &amp; Keutzer, "PowerNorm: Rethinking Batch Normalization in Transformers", ICML 2020,
+/// arXiv:2003.07845, Alg. 1 (forward) and Alg. 2 (backward), on inputs [..., d] flattened to [N, d]:
+/// <list type="number">
+/// <item>group scaling (the authors' GroupScaling1D, easy to miss): each token's d features split into G groups, each divided by
+/// √(mean(x²) + 1e-5) over its group; G ↦ Groups (the number of attention heads in the reference);</item>
+/// <item>ψ²_B = 1/N Σₙ xₙ² per feature; x̂ = x/√(ψ²_{t−1} + ε) with the running ψ² (ε = 1e-5); y = γx̂ + β;</item>
+/// <item>ψ²_t = α·ψ²_{t−1} + (1 − α)·ψ²_B, α ↦ ForwardMomentum (0.9), running_phi initialised to 1;</item>
+/// <item>warm-up (the first WarmupIterations steps): x̂ uses ψ²_B, and running_phi first takes the cumulative average
+/// ψ² ← ψ²·(t − 1)/t + ψ²_B/t, then the update of step 3, as in the reference code;</item>
+/// <item>backward: g = ∂L/∂x̂, g̃ = g − ν ⊙ x̂, ∂L/∂x = g̃/√(ψ²_B + ε) (the reference divides by the batch quadratic mean even
+/// after warm-up); ν ← ν ⊙ (1 − (1 − α_b)Γ) + (1 − α_b)Λ with Γ = mean(x̂²), Λ = mean(g̃ ⊙ x̂) per feature,
+/// α_b ↦ BackwardMomentum (0.9), ν ↦ the buffer running_nu (init 0).</item>
+/// </list>
+/// Evaluation: y = γ ⊙ x/√(ψ² + ε) + β after the group scaling, a per-feature affine map (see <see cref="FoldedScale"/>).
+/// The gradient of the group scaling itself is autograd's. Used by notebook 13.</remarks>
+public sealed class PowerNorm : nn.Module<Tensor, Tensor>
+{
+    private const double GroupScalingEps = 1e-5;
+
+    [ComponentName(Name = "weight")] private Parameter _weight;
+    [ComponentName(Name = "bias")] private Parameter _bias;
+    [ComponentName(Name = "running_phi")] private Tensor _runningPhi;
+    [ComponentName(Name = "running_nu")] private Tensor _runningNu;
+
+    public PowerNorm(long features, long groups = 1, double eps = 1e-5, double forwardMomentum = 0.9, double backwardMomentum = 0.9,
+        long warmupIterations = 1000, Device? device = null, ScalarType? dtype = null) : base(nameof(PowerNorm))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(groups);
+        ArgumentOutOfRangeException.ThrowIfNegative(warmupIterations);
+        if (features % groups != 0)
+            throw new ArgumentOutOfRangeException(nameof(groups), groups, $"PowerNorm: {groups} groups do not divide {features} features.");
+        (Features, Groups, Eps, ForwardMomentum, BackwardMomentum, WarmupIterations) = (features, groups, eps, forwardMomentum, backwardMomentum, warmupIterations);
+        _weight = new Parameter(ones(features, dtype: dtype, device: device));
+        _bias = new Parameter(zeros(features, dtype: dtype, device: device));
+        _runningPhi = ones(features, dtype: dtype, device: device);
+        _runningNu = zeros(features, dtype: dtype, device: device);
+        RegisterComponents();
+    }
+
+    public long Features { get; }
+    public long Groups { get; }
+    public double Eps { get; }
+    public double ForwardMomentum { get; }
+    public double BackwardMomentum { get; }
+    public long WarmupIterations { get; }
+    public Parameter Weight => _weight;
+    public Parameter Bias => _bias;
+    public Tensor RunningPhi => _runningPhi;
+    public Tensor RunningNu => _runningNu;
+
+    /// <summary>Training steps taken (t).</summary>
+    public long Iterations { get; private set; }
+
+    /// <summary>The last training batch's quadratic mean ψ²_B (for fluctuation probes), or null.</summary>
+    public Tensor? LastBatchQuadraticMean { get; private set; }
+
+    /// <summary>γ/√(ψ² + ε): the evaluation-mode map is y = x_gs ⊙ FoldedScale + β, with x_gs the group-scaled input.</summary>
+    public Tensor FoldedScale() => (_weight * rsqrt(_runningPhi + Eps)).detach();
+
+    /// <summary>The group scaling of step 1 (parameter-free, per token).</summary>
+    public Tensor GroupScale(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var grouped = x.reshape([.. x.shape[..^1], Groups, Features / Groups]);
+        var scaled = grouped * rsqrt(grouped.square().mean([-1L], keepdim: true) + GroupScalingEps);
+        return scaled.reshape(x.shape).MoveToOuterDisposeScope();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        NormInput.RequireLastAxis(x, Features, nameof(PowerNorm));
+        using var scope = NewDisposeScope();
+        var input = GroupScale(NormInput.Upcast(x));
+        var flat = input.reshape(-1, Features);
+        Tensor normalised;
+        if (training)
+        {
+            Iterations++;
+            var batchPhi = flat.detach().square().mean([0L]);                                  // ψ²_B
+            var warmup = Iterations <= WarmupIterations;
+            var phi = warmup ? batchPhi : _runningPhi.to(flat.dtype).clone();                   // ψ² used by this forward
+            normalised = PowerFunction.apply(flat, phi, batchPhi, _runningNu, Eps, BackwardMomentum);
+            using (no_grad())
+            {
+                var phiBuffer = batchPhi.to(_runningPhi.dtype);
+                if (warmup)
+                    _runningPhi.mul_((Iterations - 1.0) / Iterations).add_(phiBuffer / Iterations);   // cumulative average
+                _runningPhi.mul_(ForwardMomentum).add_(phiBuffer, alpha: 1 - ForwardMomentum);        // Alg. 1, running update
+                LastBatchQuadraticMean?.Dispose();
+                LastBatchQuadraticMean = batchPhi.clone().DetachFromDisposeScope();
+            }
+        }
+        else
+        {
+            normalised = flat * rsqrt(_runningPhi.to(flat.dtype) + Eps);
+        }
+        var y = (normalised * _weight + _bias).reshape(x.shape);                                 // y = γx̂ + β
+        return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() =>
+        $"PowerNorm({Features}, groups={Groups}, eps={Eps:g}, forward_momentum={ForwardMomentum:g}, backward_momentum={BackwardMomentum:g}, warmup={WarmupIterations})";
+
+    /// <summary>x̂ = x/√(ψ² + ε) with the paper's approximate backward (Alg. 2).</summary>
+    private sealed class PowerFunction : autograd.SingleTensorFunction<PowerFunction>
+    {
+        public override string Name => nameof(PowerFunction);
+
+        // vars: x [N, d], ψ² used by the forward [d], ψ²_B [d], ν buffer [d] (updated in place), ε, α_b.
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var (x, phi, batchPhi, nu) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3]);
+            var (eps, momentum) = ((double)vars[4], (double)vars[5]);
+            var z = x.detach() * rsqrt(phi + eps);
+            ctx.save_for_backward([z, batchPhi]);
+            ctx.save_data("nu", nu);
+            ctx.save_data("eps", eps);
+            ctx.save_data("momentum", momentum);
+            return z;
+        }
+
+        // Returns one gradient per input: ∂L/∂x, then none for ψ², ψ²_B and ν.
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            var saved = ctx.get_saved_variables();
+            var (z, batchPhi) = (saved[0], saved[1]);
+            var nu = (Tensor)ctx.get_data("nu");
+            var eps = (double)ctx.get_data("eps");
+            var momentum = (double)ctx.get_data("momentum");
+            var adjusted = gradOutput - nu.to(z.dtype) * z;                                  // g̃ = g − ν ⊙ x̂
+            var gradInput = adjusted * rsqrt(batchPhi + eps);                                // ∂L/∂x = g̃/√(ψ²_B + ε)
+            using (no_grad())
+            {
+                var gamma = z.square().mean([0L]);                                           // Γ
+                var lambda = (adjusted * z).mean([0L]);                                      // Λ
+                nu.mul_((1 - (1 - momentum) * gamma).to(nu.dtype)).add_(lambda.to(nu.dtype), alpha: 1 - momentum);
+            }
+            return [gradInput, null!, null!, null!];
+        }
+    }
+}

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>Root-mean-square normalisation over the last axis (re-scaling, no re-centring).</summary>
+/// <remarks>Zhang &amp; Sennrich, "Root Mean Square Layer Normalization", NeurIPS 2019, arXiv:1910.07467, Eq. (4):
+/// āᵢ = gᵢ·aᵢ/RMS(a), RMS(a) = √(1/n Σ aᵢ² + ε). g ↦ Weight (init 1); no bias (the paper's default).
+/// ε ↦ Eps, inside the root as in the authors' TF/Nematus code (their PyTorch file adds 1e-8 outside; the
+/// invariances do not depend on it); default 1e-8. Invariant to re-scaling, not to re-centring; on a zero-mean
+/// input it equals LayerNorm with the same ε. Used by notebooks 11, 12, 18.</remarks>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter? _weight;
+
+    public RmsNorm(long features, double eps = 1e-8, bool affine = true, Device? device = null, ScalarType? dtype = null) : base(nameof(RmsNorm))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
+        ArgumentOutOfRangeException.ThrowIfNegative(eps);
+        (Features, Eps, Affine) = (features, eps, affine);
+        if (affine)
+            _weight = new Parameter(ones(features, dtype: dtype, device: device));
+        RegisterComponents();
+    }
+
+    public long Features { get; }
+    public double Eps { get; }
+    public bool Affine { get; }
+    public Parameter? Weight => _weight;
+
+    public override Tensor forward(Tensor x)
+    {
+        NormInput.RequireLastAxis(x, Features, nameof(RmsNorm));
+        using var scope = NewDisposeScope();
+        var input = NormInput.Upcast(x);
+        var y = input * rsqrt(input.square().mean([-1L], keepdim: true) + Eps);   // Eq. (4): a / RMS(a)
+        if (Affine)
+            y = y * _weight!;
+        return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"RmsNorm({Features}, eps={Eps:g}, affine={Affine})";
+}
+
+/// <summary>Partial RMSNorm: the RMS is estimated from the first k = ⌊n·p⌋ features only, then all n are scaled by it.</summary>
+/// <remarks>Zhang &amp; Sennrich 2019, §4 (pRMSNorm): RMS_p(a) = √(1/k Σ_{i≤k} aᵢ² + ε), k = ⌊n·p⌋ (at least 1), as the
+/// authors' code computes it (int(d·p)); p ↦ PartialFraction, 6.25% in the paper. Used by notebook 11.</remarks>
+public sealed class PartialRmsNorm : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter _weight;
+
+    public PartialRmsNorm(long features, double partialFraction = 0.0625, double eps = 1e-8, Device? device = null, ScalarType? dtype = null) : base(nameof(PartialRmsNorm))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
+        if (partialFraction is <= 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(partialFraction), partialFraction, "The partial fraction p must be in (0, 1].");
+        (Features, PartialFraction, Eps) = (features, partialFraction, eps);
+        PartialFeatures = Math.Max(1, (long)(features * partialFraction));
+        _weight = new Parameter(ones(features, dtype: dtype, device: device));
+        RegisterComponents();
+    }
+
+    public long Features { get; }
+    public double PartialFraction { get; }
+    public long PartialFeatures { get; }
+    public double Eps { get; }
+    public Parameter Weight => _weight;
+
+    public override Tensor forward(Tensor x)
+    {
+        NormInput.RequireLastAxis(x, Features, nameof(PartialRmsNorm));
+        using var scope = NewDisposeScope();
+        var input = NormInput.Upcast(x);
+        var partial = input.narrow(-1, 0, PartialFeatures);
+        var y = input * rsqrt(partial.square().mean([-1L], keepdim: true) + Eps) * _weight;   // a / RMS_p(a) · g
+        return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"PartialRmsNorm({Features}, partial_fraction={PartialFraction:g}, k={PartialFeatures}, eps={Eps:g})";
+}

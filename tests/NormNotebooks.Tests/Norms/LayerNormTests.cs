@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Norms;
+using NormNotebooks.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Tests.Norms;
+
+public sealed class LayerNormTests
+{
+    [Theory]
+    [MemberData(nameof(Inputs.DevicesAndTypes), MemberType = typeof(Inputs))]
+    public void ForwardAndBackward_MatchLibtorch(string deviceName, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var device = new Device(deviceName);
+        var norm = new LayerNorm(37, device: device, dtype: dtype);
+        using (no_grad())
+        {
+            norm.Weight!.copy_(Inputs.Random([37], dtype, seed: 2, device: device));
+            norm.Bias!.copy_(Inputs.Random([37], dtype, seed: 3, device: device));
+        }
+        var x = Inputs.Random([5, 3, 37], dtype, device: device).requires_grad_();
+        var xRef = x.detach().clone().requires_grad_();
+        var w = norm.Weight!.detach().clone().requires_grad_();
+        var b = norm.Bias!.detach().clone().requires_grad_();
+        var upstream = Inputs.Random([5, 3, 37], dtype, seed: 4, device: device);
+
+        var output = norm.forward(x);
+        var reference = nn.functional.layer_norm(xRef, [37], w, b, 1e-5);
+        (output * upstream).sum().backward();
+        (reference * upstream).sum().backward();
+
+        var tolerance = dtype == ScalarType.Float64 ? Tolerances.Float64 : Tolerances.Float32;
+        Tolerances.AssertClose(reference, output, tolerance, what: "forward");
+        Tolerances.AssertClose(xRef.grad!, x.grad!, tolerance * 10, what: "input gradient");
+        Tolerances.AssertClose(w.grad!, norm.Weight!.grad!, tolerance * 10, what: "weight gradient");
+        Tolerances.AssertClose(b.grad!, norm.Bias!.grad!, tolerance * 10, what: "bias gradient");
+    }
+
+    [Fact]
+    public void Forward_MatchesEquation4_InFloat64()
+    {
+        using var scope = NewDisposeScope();
+        var x = Inputs.Random([4, 9], ScalarType.Float64);
+        var output = new LayerNorm(9, dtype: ScalarType.Float64).forward(x);
+        var data = x.data<double>().ToArray();
+        var expected = new double[data.Length];
+        for (var row = 0; row < 4; row++)
+        {
+            var slice = data.AsSpan(row * 9, 9);
+            double mean = 0, variance = 0;
+            foreach (var v in slice) mean += v / 9;
+            foreach (var v in slice) variance += (v - mean) * (v - mean) / 9;
+            for (var i = 0; i < 9; i++)
+                expected[row * 9 + i] = (slice[i] - mean) / Math.Sqrt(variance + 1e-5);
+        }
+        Tolerances.AssertClose(tensor(expected, [4, 9], float64), output, Tolerances.Float64);
+    }
+
+    [Fact]
+    public void Output_IsInvariantToInputRescalingAndRecentring()
+    {
+        using var scope = NewDisposeScope();
+        var norm = new LayerNorm(33, eps: 0, dtype: ScalarType.Float64);
+        var x = Inputs.Random([6, 33], ScalarType.Float64);
+        var shift = Inputs.Random([6, 1], ScalarType.Float64, seed: 5);
+        Tolerances.AssertClose(norm.forward(x), norm.forward(x * 7.5), Tolerances.Float64, what: "re-scaling");
+        Tolerances.AssertClose(norm.forward(x), norm.forward(x + shift), Tolerances.Float64, what: "re-centring");
+    }
+
+    [Fact]
+    public void Gradient_PassesFiniteDifferenceCheck() =>
+        GradCheck.Input(new LayerNorm(7, dtype: ScalarType.Float64).forward, Inputs.Random([3, 7], ScalarType.Float64));
+
+    [Fact]
+    public void WrongFeatureCount_IsAClearError()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new LayerNorm(8).forward(zeros(2, 5)));
+        Assert.Contains("LayerNorm: expected input [..., 8] (features last), got [2, 5]", error.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LayerNorm(0));
+        Assert.Equal("LayerNorm(8, eps=1e-05, affine=True)", new LayerNorm(8).ToString());
+    }
+
+    [Fact]
+    public void ForwardAndBackward_LeaveNoLiveTensors()
+    {
+        var norm = new LayerNorm(16);
+        var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        using (var scope = NewDisposeScope())
+        {
+            var x = Inputs.Random([4, 16]).requires_grad_();
+            norm.forward(x).sum().backward();
+        }
+        norm.zero_grad();
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+}
