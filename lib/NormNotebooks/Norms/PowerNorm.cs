@@ -108,6 +108,13 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
         return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// x̂ = x/√(ψ² + ε) for x [N, d] with the approximate backward of Alg. 2 (ν is updated in place by the backward pass);
+    /// exposed for tests of the gradient rule.
+    /// </summary>
+    internal static Tensor ApproximateNormalise(Tensor x, Tensor phi, Tensor batchPhi, Tensor nu, double eps, double backwardMomentum) =>
+        PowerFunction.apply(x, phi, batchPhi, nu, eps, backwardMomentum);
+
     public override string ToString() =>
         $"PowerNorm({Features}, groups={Groups}, eps={Eps:g}, forward_momentum={ForwardMomentum:g}, backward_momentum={BackwardMomentum:g}, warmup={WarmupIterations})";
 
@@ -129,7 +136,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
             return z;
         }
 
-        // Returns one gradient per input: ∂L/∂x, then none for ψ², ψ²_B and ν.
+        // Returns one slot per argument of forward: ∂L/∂x, then none for ψ², ψ²_B, ν, ε and α_b.
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
             var saved = ctx.get_saved_variables();
@@ -145,7 +152,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
                 var lambda = (adjusted * z).mean([0L]);                                      // Λ
                 nu.mul_((1 - (1 - momentum) * gamma).to(nu.dtype)).add_(lambda.to(nu.dtype), alpha: 1 - momentum);
             }
-            return [gradInput, null!, null!, null!];
+            return [gradInput, null!, null!, null!, null!, null!];
         }
     }
 }

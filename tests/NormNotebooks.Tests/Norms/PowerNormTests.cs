@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Norms;
+using NormNotebooks.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Tests.Norms;
+
+public sealed class PowerNormTests
+{
+    private const double Eps = 1e-5;
+
+    // Reference group scaling for one group per token: x / √(mean(x²) + 1e-5).
+    private static Tensor GroupScaled(Tensor x) => x / (x.square().mean([-1L], keepdim: true) + 1e-5).sqrt();
+
+    [Fact]
+    public void GroupScaling_GivesUnitRmsPerGroupAndToken()
+    {
+        using var scope = NewDisposeScope();
+        var norm = new PowerNorm(12, groups: 3, dtype: ScalarType.Float64);
+        var x = Inputs.Random([5, 12], ScalarType.Float64);
+        var rms = norm.GroupScale(x).reshape(5, 3, 4).square().mean([-1L]).sqrt();
+        var meanSquare = x.reshape(5, 3, 4).square().mean([-1L]);
+        // Exactly 1 but for ε: √(m/(m + 1e-5)) for a group whose input mean square is m.
+        Tolerances.AssertClose((meanSquare / (meanSquare + 1e-5)).sqrt(), rms, Tolerances.Float64, what: "per-group RMS");
+        Assert.True((rms - 1).abs().max().item<double>() < 1e-4);
+    }
+
+    [Fact]
+    public void RunningQuadraticMean_FollowsWarmupThenMomentum_AndTheForwardUsesIt()
+    {
+        using var scope = NewDisposeScope();
+        var norm = new PowerNorm(4, warmupIterations: 2, dtype: ScalarType.Float64);
+        var batches = Enumerable.Range(0, 3).Select(i => Inputs.Random([6, 4], ScalarType.Float64, seed: 20 + i, mean: i, scale: 1 + i)).ToArray();
+        var psi = batches.Select(b => GroupScaled(b).square().mean([0L])).ToArray();
+
+        norm.forward(batches[0]);
+        var expected = psi[0] * 0 / 1 + psi[0] / 1;                 // t = 1, warm-up: cumulative average …
+        expected = 0.9 * expected + 0.1 * psi[0];                   // … then the momentum update
+        Tolerances.AssertClose(expected, norm.RunningPhi, Tolerances.Float64, what: "after step 1");
+
+        norm.forward(batches[1]);
+        expected = expected * (1.0 / 2) + psi[1] / 2;                // t = 2, still warm-up
+        expected = 0.9 * expected + 0.1 * psi[1];
+        Tolerances.AssertClose(expected, norm.RunningPhi, Tolerances.Float64, what: "after step 2");
+
+        var output = norm.forward(batches[2]);                      // t = 3: normalised by the previous running value
+        Tolerances.AssertClose(GroupScaled(batches[2]) / (expected + Eps).sqrt(), output, Tolerances.Float64, what: "forward after warm-up");
+        expected = 0.9 * expected + 0.1 * psi[2];
+        Tolerances.AssertClose(expected, norm.RunningPhi, Tolerances.Float64, what: "after step 3");
+    }
+
+    [Fact]
+    public void Backward_IsThePapersApproximateRule_NotAutograds()
+    {
+        using var scope = NewDisposeScope();
+        var x = Inputs.Random([8, 5], ScalarType.Float64).requires_grad_();
+        var batchPhi = x.detach().square().mean([0L]);
+        var nu = Inputs.Random([5], ScalarType.Float64, seed: 4, mean: 0, scale: 0.3);
+        var nuBefore = nu.clone();
+        var upstream = Inputs.Random([8, 5], ScalarType.Float64, seed: 6);
+
+        var z = PowerNorm.ApproximateNormalise(x, batchPhi, batchPhi, nu, Eps, 0.9);
+        z.backward([upstream]);
+
+        var zRef = x.detach() / (batchPhi + Eps).sqrt();
+        var adjusted = upstream - nuBefore * zRef;                                   // g̃ = g − ν ⊙ x̂
+        Tolerances.AssertClose(adjusted / (batchPhi + Eps).sqrt(), x.grad!, Tolerances.Float64, what: "∂L/∂x = g̃/√(ψ²_B + ε)");
+        var gamma = zRef.square().mean([0L]);
+        var lambda = (adjusted * zRef).mean([0L]);
+        Tolerances.AssertClose(nuBefore * (1 - 0.1 * gamma) + 0.1 * lambda, nu, Tolerances.Float64, what: "ν update");
+
+        // Autograd's exact gradient of x/√(mean(x²) + ε) has a batch-coupling term that the approximation drops.
+        var exactInput = x.detach().clone().requires_grad_();
+        (exactInput / (exactInput.square().mean([0L]) + Eps).sqrt()).backward([upstream]);
+        Assert.True((exactInput.grad! - x.grad!).abs().max().item<double>() > 1e-3, "the approximate backward should differ from autograd's");
+    }
+
+    [Fact]
+    public void WithZeroNu_AndUpstreamOrthogonalToZ_TheApproximationIsExact()
+    {
+        using var scope = NewDisposeScope();
+        // Where Σₙ gₙ ⊙ zₙ = 0 per feature, the exact gradient's coupling term vanishes, so both rules agree.
+        var x = Inputs.Random([8, 3], ScalarType.Float64).requires_grad_();
+        var batchPhi = x.detach().square().mean([0L]);
+        var z = x.detach() / (batchPhi + Eps).sqrt();
+        var raw = Inputs.Random([8, 3], ScalarType.Float64, seed: 9);
+        var upstream = raw - z * ((raw * z).sum([0L]) / z.square().sum([0L]));
+        PowerNorm.ApproximateNormalise(x, batchPhi, batchPhi, zeros(3, dtype: float64), Eps, 0.9).backward([upstream]);
+        var exact = x.detach().clone().requires_grad_();
+        (exact / (exact.square().mean([0L]) + Eps).sqrt()).backward([upstream]);
+        Tolerances.AssertClose(exact.grad!, x.grad!, 1e-9);
+    }
+
+    [Fact]
+    public void Eval_IsTheFoldedPerFeatureAffineMap()
+    {
+        using var scope = NewDisposeScope();
+        var norm = new PowerNorm(6, groups: 2, warmupIterations: 1, dtype: ScalarType.Float64);
+        using (no_grad())
+        {
+            norm.Weight.copy_(Inputs.Random([6], ScalarType.Float64, seed: 2));
+            norm.Bias.copy_(Inputs.Random([6], ScalarType.Float64, seed: 3));
+        }
+        for (var i = 0; i < 3; i++)
+            norm.forward(Inputs.Random([4, 5, 6], ScalarType.Float64, seed: 30 + i));
+        norm.eval();
+        var x = Inputs.Random([2, 5, 6], ScalarType.Float64, seed: 40);
+        Tolerances.AssertClose(norm.GroupScale(x) * norm.FoldedScale() + norm.Bias.detach(), norm.forward(x), 1e-12);
+        Assert.Equal(3, norm.Iterations);
+    }
+
+    [Fact]
+    public void TrainingStep_BackpropagatesToInputAndAffine()
+    {
+        using var scope = NewDisposeScope();
+        var norm = new PowerNorm(6, groups: 2, warmupIterations: 0);
+        var x = Inputs.Random([3, 4, 6]).requires_grad_();
+        norm.forward(x).square().sum().backward();
+        Assert.NotNull(x.grad);
+        Assert.NotNull(norm.Weight.grad);
+        Assert.True(norm.RunningNu.abs().sum().item<float>() > 0, "the backward pass updates ν");
+    }
+}
