@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>
+/// The largest singular value of a weight matrix W_mat [O, I·k·k] by power iteration with persistent vectors, the estimate
+/// that Spectral Normalization and σReparam share. u ∈ ℝ^O and v ∈ ℝ^(I·k·k) are buffers; in training each call runs
+/// <c>iterations</c> steps v ← normalize(W_matᵀ u), u ← normalize(W_mat v) on the weight's data (no gradient through u, v),
+/// and σ = uᵀ W_mat v is differentiated with respect to W only (∂σ/∂W = u vᵀ). In evaluation the stored u, v are used
+/// unchanged. normalize(a) = a/(‖a‖ + 1e-12), as in the SN-GAN code and PyTorch.
+/// </summary>
+internal static class PowerIteration
+{
+    private const double NormalizeEps = 1e-12;
+
+    public static Tensor Normalize(Tensor a) => a / (a.norm() + NormalizeEps);
+
+    /// <summary>σ(W) with gradient to <paramref name="weight"/>; updates <paramref name="u"/> and <paramref name="v"/> in place when <paramref name="update"/>.</summary>
+    public static Tensor Sigma(Tensor weight, Tensor u, Tensor v, int iterations, bool update)
+    {
+        using var scope = NewDisposeScope();
+        var matrix = weight.reshape(weight.shape[0], -1);
+        if (update)
+        {
+            using (no_grad())
+            {
+                var data = matrix.detach();
+                for (var i = 0; i < iterations; i++)
+                {
+                    v.copy_(Normalize(data.t().mv(u)));
+                    u.copy_(Normalize(data.mv(v)));
+                }
+            }
+        }
+        return u.dot(matrix.mv(v)).MoveToOuterDisposeScope();   // σ = uᵀ W v, u and v constants
+    }
+}
+
+/// <summary>Spectral Normalization of a linear or 2-D convolution layer: W_SN = W/σ(W).</summary>
+/// <remarks>Miyato, Kataoka, Koyama &amp; Yoshida, "Spectral Normalization for Generative Adversarial Networks", ICLR 2018,
+/// arXiv:1802.05957, Eq. (8): W̄_SN = W/σ(W), σ by power iteration (Alg. 1) with a persistent u initialised N(0, 1) and one
+/// iteration per training forward (Iterations, 1 in the paper); for a convolution σ is that of W reshaped to [O, I·k·k], not
+/// of the convolution operator, as in the official code. Evaluation uses the stored estimate. Used by the GAN notebook.</remarks>
+public sealed class SpectralNorm : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter _weight;
+    [ComponentName(Name = "bias")] private Parameter? _bias;
+    [ComponentName(Name = "u")] private Tensor _u;
+    [ComponentName(Name = "v")] private Tensor _v;
+
+    private SpectralNorm(long[] weightShape, long fanIn, bool bias, int iterations, long stride, long padding, Device? device, ScalarType? dtype) : base(nameof(SpectralNorm))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(iterations);
+        (WeightShape, Iterations, Stride, Padding) = (weightShape, iterations, stride, padding);
+        _weight = new Parameter(WeightStandardization.DefaultInit(weightShape, fanIn, device, dtype));
+        if (bias)
+            _bias = new Parameter(WeightStandardization.DefaultInit([weightShape[0]], fanIn, device, dtype));
+        _u = PowerIteration.Normalize(randn(weightShape[0], dtype: dtype, device: device));
+        _v = PowerIteration.Normalize(randn(fanIn, dtype: dtype, device: device));
+        RegisterComponents();
+    }
+
+    /// <summary>A spectrally normalised linear layer [out, in].</summary>
+    public static SpectralNorm Linear(long inFeatures, long outFeatures, bool bias = true, int iterations = 1, Device? device = null, ScalarType? dtype = null) =>
+        new([outFeatures, inFeatures], inFeatures, bias, iterations, 0, 0, device, dtype);
+
+    /// <summary>A spectrally normalised 2-D convolution [out, in, k, k].</summary>
+    public static SpectralNorm Conv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, bool bias = true, int iterations = 1,
+        Device? device = null, ScalarType? dtype = null) =>
+        new([outChannels, inChannels, kernelSize, kernelSize], inChannels * kernelSize * kernelSize, bias, iterations, stride, padding, device, dtype);
+
+    public long[] WeightShape { get; }
+    public int Iterations { get; }
+    public long Stride { get; }
+    public long Padding { get; }
+    public Parameter Weight => _weight;
+    public Parameter? Bias => _bias;
+
+    /// <summary>The current estimate of σ(W) from the stored vectors (no update).</summary>
+    public double SigmaEstimate()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        return PowerIteration.Sigma(_weight, _u, _v, Iterations, update: false).item<double>();
+    }
+
+    /// <summary>W/σ(W): updates the estimate in training, uses the stored one in evaluation.</summary>
+    public Tensor NormalizedWeight()
+    {
+        using var scope = NewDisposeScope();
+        var sigma = PowerIteration.Sigma(_weight, _u, _v, Iterations, update: training);
+        return (_weight / sigma).MoveToOuterDisposeScope();   // Eq. (8)
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var weight = NormalizedWeight();
+        var y = WeightShape.Length == 2
+            ? nn.functional.linear(x, weight, _bias)
+            : nn.functional.conv2d(x, weight, _bias, strides: [Stride, Stride], padding: [Padding, Padding]);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"SpectralNorm(weight=[{string.Join(", ", WeightShape)}], iterations={Iterations})";
+}
+
+/// <summary>σReparam: a linear layer whose weight is re-parameterised as Ŵ = (γ/σ(W))·W with a learnable scalar γ.</summary>
+/// <remarks>Zhai et al., "Stabilizing Transformer Training by Preventing Attention Entropy Collapse", ICML 2023, arXiv:2303.06296,
+/// Eq. (3): Ŵ = γ/σ(W)·W, σ by one power-iteration step per training forward (apple/ml-sigma-reparam SpectralNormedWeight),
+/// the vectors initialised from the singular vectors of W₀ and γ initialised to σ(W₀), so Ŵ = W at initialisation. Weights
+/// initialised N(0, 0.02²) as in the reference. Used by notebook 19 (attention entropy).</remarks>
+public sealed class SigmaReparamLinear : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter _weight;
+    [ComponentName(Name = "bias")] private Parameter? _bias;
+    [ComponentName(Name = "gamma")] private Parameter _gamma;
+    [ComponentName(Name = "u")] private Tensor _u;
+    [ComponentName(Name = "v")] private Tensor _v;
+
+    public SigmaReparamLinear(long inFeatures, long outFeatures, bool bias = true, double initStd = 0.02, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(SigmaReparamLinear))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
+        (InFeatures, OutFeatures) = (inFeatures, outFeatures);
+        var weight = randn([outFeatures, inFeatures], dtype: dtype, device: device) * initStd;
+        var (left, singular, rightT) = linalg.svd(weight.to(float64), fullMatrices: false);
+        _u = left[.., 0].to(weight.dtype).clone();
+        _v = rightT[0].to(weight.dtype).clone();
+        _gamma = new Parameter(singular[0].to(weight.dtype).reshape(1).clone());
+        _weight = new Parameter(weight);
+        if (bias)
+            _bias = new Parameter(zeros(outFeatures, dtype: dtype, device: device));
+        RegisterComponents();
+    }
+
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+    public Parameter Weight => _weight;
+    public Parameter? Bias => _bias;
+    public Parameter Gamma => _gamma;
+
+    /// <summary>Ŵ = γ/σ(W)·W; one power-iteration step in training, the stored vectors in evaluation.</summary>
+    public Tensor ReparameterizedWeight()
+    {
+        using var scope = NewDisposeScope();
+        var sigma = PowerIteration.Sigma(_weight, _u, _v, 1, update: training);
+        return (_gamma / sigma * _weight).MoveToOuterDisposeScope();   // Eq. (3)
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return nn.functional.linear(x, ReparameterizedWeight(), _bias).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"SigmaReparamLinear({InFeatures}, {OutFeatures}, bias={_bias is not null})";
+}
+
+/// <summary>Weight Normalization of a linear layer: each output row w = g·v/‖v‖.</summary>
+/// <remarks>Salimans &amp; Kingma, "Weight Normalization: A Simple Reparameterization to Accelerate Training of Deep Neural
+/// Networks", NeurIPS 2016, arXiv:1602.07868, Eq. (2): w = g/‖v‖·v per output unit. g ↦ Gain, initialised to ‖v₀‖ so w = v₀ at
+/// start (PyTorch's weight_norm); the paper's data-dependent initialisation is left to the caller. The loss is invariant to
+/// the scale of v, so ⟨v, ∂L/∂v⟩ = 0 (van Laarhoven 2017). Used by the L2-vs-normalisation notebook.</remarks>
+public sealed class WeightNormLinear : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight_v")] private Parameter _direction;
+    [ComponentName(Name = "weight_g")] private Parameter _gain;
+    [ComponentName(Name = "bias")] private Parameter? _bias;
+
+    public WeightNormLinear(long inFeatures, long outFeatures, bool bias = true, Device? device = null, ScalarType? dtype = null) : base(nameof(WeightNormLinear))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
+        (InFeatures, OutFeatures) = (inFeatures, outFeatures);
+        var v = WeightStandardization.DefaultInit([outFeatures, inFeatures], inFeatures, device, dtype);
+        _gain = new Parameter(v.norm(1, keepdim: true));
+        _direction = new Parameter(v);
+        if (bias)
+            _bias = new Parameter(WeightStandardization.DefaultInit([outFeatures], inFeatures, device, dtype));
+        RegisterComponents();
+    }
+
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+    public Parameter Direction => _direction;
+    public Parameter Gain => _gain;
+    public Parameter? Bias => _bias;
+
+    public Tensor EffectiveWeight()
+    {
+        using var scope = NewDisposeScope();
+        return (_gain * _direction / _direction.norm(1, keepdim: true)).MoveToOuterDisposeScope();   // Eq. (2)
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return nn.functional.linear(x, EffectiveWeight(), _bias).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"WeightNormLinear({InFeatures}, {OutFeatures}, bias={_bias is not null})";
+}

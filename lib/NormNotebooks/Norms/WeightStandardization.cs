@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>Which variance Weight Standardization divides by; the official material has three.</summary>
+public enum StandardizationVariance
+{
+    /// <summary>√(unbiased variance + ε): the authors' ImageNet layers.py, which trained their models (default).</summary>
+    UnbiasedEpsInside,
+
+    /// <summary>unbiased std + ε: the PyTorch snippet in the authors' README.</summary>
+    UnbiasedEpsOutside,
+
+    /// <summary>population std + ε: the TensorFlow snippet in the authors' README.</summary>
+    PopulationEpsOutside,
+}
+
+/// <summary>Weight Standardization: each output channel's weights re-centred and re-scaled before use.</summary>
+/// <remarks>Qiao, Wang, Liu, Shen &amp; Yuille, "Micro-Batch Training with Batch-Channel Normalization and Weight
+/// Standardization", arXiv:1903.10520, Eq. (5): Ŵ_o = (W_o − mean(W_o))/std(W_o) over the fan-in (I, k, k) of output o;
+/// gradients flow through the standardisation. ε = 1e-5; the variance flavour is <see cref="StandardizationVariance"/>
+/// (they differ by O(1/n) in scale, which a following norm removes). The authors recommend it only before BN/GN.
+/// Used by the vision notebooks (micro-batch, NF-ResNets).</remarks>
+public static class WeightStandardization
+{
+    /// <summary>Standardises <paramref name="weight"/> [O, …] per output channel (axis 0).</summary>
+    public static Tensor Standardize(Tensor weight, StandardizationVariance variance = StandardizationVariance.UnbiasedEpsInside, double eps = 1e-5)
+    {
+        using var scope = NewDisposeScope();
+        var flat = weight.reshape(weight.shape[0], -1);
+        var centred = flat - flat.mean([1L], keepdim: true);
+        var unbiased = variance != StandardizationVariance.PopulationEpsOutside;
+        var var = flat.var([1L], unbiased: unbiased, keepdim: true);
+        var scale = variance == StandardizationVariance.UnbiasedEpsInside ? (var + eps).sqrt() : var.sqrt() + eps;
+        return (centred / scale).reshape(weight.shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>PyTorch's default init for a layer with this fan-in: U(−1/√fan_in, 1/√fan_in) (kaiming_uniform with a = √5).</summary>
+    internal static Tensor DefaultInit(long[] shape, long fanIn, Device? device, ScalarType? dtype)
+    {
+        var bound = 1 / Math.Sqrt(fanIn);
+        return empty(shape, dtype: dtype, device: device).uniform_(-bound, bound);
+    }
+}
+
+/// <summary>A 2-D convolution whose weights are standardised per output channel at every forward (Qiao et al. 2019).</summary>
+public sealed class WeightStandardizedConv2d : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter _weight;
+    [ComponentName(Name = "bias")] private Parameter? _bias;
+
+    public WeightStandardizedConv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, bool bias = true,
+        StandardizationVariance variance = StandardizationVariance.UnbiasedEpsInside, double eps = 1e-5, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(WeightStandardizedConv2d))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inChannels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outChannels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kernelSize);
+        (InChannels, OutChannels, KernelSize, Stride, Padding, Variance, Eps) = (inChannels, outChannels, kernelSize, stride, padding, variance, eps);
+        var fanIn = inChannels * kernelSize * kernelSize;
+        _weight = new Parameter(WeightStandardization.DefaultInit([outChannels, inChannels, kernelSize, kernelSize], fanIn, device, dtype));
+        if (bias)
+            _bias = new Parameter(WeightStandardization.DefaultInit([outChannels], fanIn, device, dtype));
+        RegisterComponents();
+    }
+
+    public long InChannels { get; }
+    public long OutChannels { get; }
+    public long KernelSize { get; }
+    public long Stride { get; }
+    public long Padding { get; }
+    public StandardizationVariance Variance { get; }
+    public double Eps { get; }
+    public Parameter Weight => _weight;
+    public Parameter? Bias => _bias;
+
+    /// <summary>Ŵ, the weights the convolution uses.</summary>
+    public Tensor StandardizedWeight() => WeightStandardization.Standardize(_weight, Variance, Eps);
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return nn.functional.conv2d(x, StandardizedWeight(), _bias, strides: [Stride, Stride], padding: [Padding, Padding]).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"WeightStandardizedConv2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={Padding}, bias={_bias is not null}, variance={Variance})";
+}
+
+/// <summary>A linear layer whose weight rows are standardised at every forward (Qiao et al. 2019, applied to fully connected layers).</summary>
+public sealed class WeightStandardizedLinear : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter _weight;
+    [ComponentName(Name = "bias")] private Parameter? _bias;
+
+    public WeightStandardizedLinear(long inFeatures, long outFeatures, bool bias = true,
+        StandardizationVariance variance = StandardizationVariance.UnbiasedEpsInside, double eps = 1e-5, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(WeightStandardizedLinear))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
+        (InFeatures, OutFeatures, Variance, Eps) = (inFeatures, outFeatures, variance, eps);
+        _weight = new Parameter(WeightStandardization.DefaultInit([outFeatures, inFeatures], inFeatures, device, dtype));
+        if (bias)
+            _bias = new Parameter(WeightStandardization.DefaultInit([outFeatures], inFeatures, device, dtype));
+        RegisterComponents();
+    }
+
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+    public StandardizationVariance Variance { get; }
+    public double Eps { get; }
+    public Parameter Weight => _weight;
+    public Parameter? Bias => _bias;
+
+    public Tensor StandardizedWeight() => WeightStandardization.Standardize(_weight, Variance, Eps);
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return nn.functional.linear(x, StandardizedWeight(), _bias).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"WeightStandardizedLinear({InFeatures}, {OutFeatures}, bias={_bias is not null}, variance={Variance})";
+}
+
+/// <summary>Scaled Weight Standardization (NF-ResNets): Ŵ = g·(W − μ_W)/√max(n·σ²_W, 1e-4), a learnable gain per output channel and always a bias.</summary>
+/// <remarks>Brock, De &amp; Smith, "Characterizing signal propagation to close the performance gap in unnormalized ResNets",
+/// ICLR 2021, arXiv:2101.08692, Eq. (4) and the official nfnets/base.py WSConv2D: μ_W and the population variance σ²_W over
+/// the fan-in n = I·k·k; the 1e-4 is a floor on n·σ², not an additive ε. g ↦ Gain (init 1). The activation that follows is
+/// scaled by its γ (<see cref="ActivationGains"/>) so that Var(γ·f(z)) = 1 for z ~ N(0, 1). Used by the NF-ResNet notebook.</remarks>
+public sealed class ScaledWSConv2d : nn.Module<Tensor, Tensor>
+{
+    private const double VarianceFloor = 1e-4;
+
+    [ComponentName(Name = "weight")] private Parameter _weight;
+    [ComponentName(Name = "gain")] private Parameter _gain;
+    [ComponentName(Name = "bias")] private Parameter _bias;
+
+    public ScaledWSConv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(ScaledWSConv2d))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inChannels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outChannels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kernelSize);
+        (InChannels, OutChannels, KernelSize, Stride, Padding) = (inChannels, outChannels, kernelSize, stride, padding);
+        FanIn = inChannels * kernelSize * kernelSize;
+        // VarianceScaling(1.0, fan_in, normal) as in the official code; the standardisation makes the choice nearly irrelevant.
+        _weight = new Parameter(randn([outChannels, inChannels, kernelSize, kernelSize], dtype: dtype, device: device) / Math.Sqrt(FanIn));
+        _gain = new Parameter(ones([outChannels, 1, 1, 1], dtype: dtype, device: device));
+        _bias = new Parameter(zeros(outChannels, dtype: dtype, device: device));
+        RegisterComponents();
+    }
+
+    public long InChannels { get; }
+    public long OutChannels { get; }
+    public long KernelSize { get; }
+    public long Stride { get; }
+    public long Padding { get; }
+    public long FanIn { get; }
+    public Parameter Weight => _weight;
+    public Parameter Gain => _gain;
+    public Parameter Bias => _bias;
+
+    public Tensor StandardizedWeight()
+    {
+        using var scope = NewDisposeScope();
+        var (variance, mean) = var_mean(_weight, [1L, 2L, 3L], unbiased: false, keepdim: true);
+        var scale = rsqrt(clamp_min(variance * FanIn, VarianceFloor));
+        return (_gain * (_weight - mean) * scale).MoveToOuterDisposeScope();   // Eq. (4)
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return nn.functional.conv2d(x, StandardizedWeight(), _bias, strides: [Stride, Stride], padding: [Padding, Padding]).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"ScaledWSConv2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={Padding})";
+}
+
+/// <summary>The activation gains γ of the official NF-Nets code (nfnets/base.py): Var(γ·f(z)) = 1 for z ~ N(0, 1), estimated empirically there.</summary>
+public static class ActivationGains
+{
+    public const double Relu = 1.7139588594436646;
+    public const double Gelu = 1.7015043497085571;
+    public const double Silu = 1.7881293296813965;
+    public const double Tanh = 1.5939117670059204;
+    public const double Elu = 1.2716004848480225;
+    public const double Selu = 1.0008515119552612;
+}

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Norms;
+using NormNotebooks.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Tests.Norms;
+
+public sealed class WeightReparameterizationTests
+{
+    [Theory]
+    [InlineData(StandardizationVariance.UnbiasedEpsInside)]
+    [InlineData(StandardizationVariance.UnbiasedEpsOutside)]
+    [InlineData(StandardizationVariance.PopulationEpsOutside)]
+    public void Standardize_GivesZeroMeanUnitVariancePerOutputChannel(StandardizationVariance variance)
+    {
+        using var scope = NewDisposeScope();
+        var weight = Inputs.Random([6, 3, 3, 3], ScalarType.Float64);
+        var standardized = WeightStandardization.Standardize(weight, variance, eps: 0).reshape(6, -1);
+        Tolerances.AssertClose(zeros(6, dtype: float64), standardized.mean([1L]), Tolerances.Float64, what: "mean");
+        var unbiased = variance != StandardizationVariance.PopulationEpsOutside;
+        Tolerances.AssertClose(ones(6, dtype: float64), standardized.var([1L], unbiased: unbiased), 1e-12, what: "variance");
+    }
+
+    [Fact]
+    public void WsConv_IsInvariantToAPerChannelAffineOfItsWeights_AndItsGradientIsOrthogonalToBoth()
+    {
+        using var scope = NewDisposeScope();
+        var conv = new WeightStandardizedConv2d(3, 4, 3, padding: 1, eps: 0, dtype: ScalarType.Float64);
+        var x = Inputs.Random([2, 3, 5, 5], ScalarType.Float64);
+        var before = conv.forward(x);
+        using (no_grad())
+            conv.Weight.mul_(Inputs.Random([4, 1, 1, 1], ScalarType.Float64, seed: 3, mean: 2, scale: 0.5).abs()).add_(Inputs.Random([4, 1, 1, 1], ScalarType.Float64, seed: 4));
+        Tolerances.AssertClose(before, conv.forward(x), 1e-10, what: "W_o → a_o W_o + b_o");
+
+        conv.forward(x).square().sum().backward();
+        var grad = conv.Weight.grad!.reshape(4, -1);
+        var w = conv.Weight.detach().reshape(4, -1);
+        Tolerances.AssertClose(zeros(4, dtype: float64), grad.sum([1L]), 1e-9, what: "⟨∂L/∂W_o, 1⟩");
+        Tolerances.AssertClose(zeros(4, dtype: float64), (grad * (w - w.mean([1L], keepdim: true))).sum([1L]), 1e-9, what: "⟨∂L/∂W_o, W_o − mean⟩");
+    }
+
+    [Fact]
+    public void WsLinear_UsesStandardizedRows()
+    {
+        using var scope = NewDisposeScope();
+        var linear = new WeightStandardizedLinear(7, 3, dtype: ScalarType.Float64);
+        var x = Inputs.Random([4, 7], ScalarType.Float64);
+        var expected = x.matmul(WeightStandardization.Standardize(linear.Weight.detach()).t()) + linear.Bias!.detach();
+        Tolerances.AssertClose(expected, linear.forward(x), Tolerances.Float64);
+    }
+
+    [Fact]
+    public void ScaledWs_MatchesTheNfNetsFormula_WithTheVarianceFloor()
+    {
+        using var scope = NewDisposeScope();
+        var conv = new ScaledWSConv2d(2, 3, 3, dtype: ScalarType.Float64);
+        var w = conv.Weight.detach().reshape(3, -1);
+        var expected = (w - w.mean([1L], keepdim: true)) / (w.var([1L], unbiased: false, keepdim: true) * 18).clamp_min(1e-4).sqrt();
+        Tolerances.AssertClose(expected.reshape(3, 2, 3, 3), conv.StandardizedWeight(), Tolerances.Float64);
+        using (no_grad())
+            conv.Weight.mul_(1e-6);   // n·σ² far below the floor: the floor, not the data, sets the scale
+        var floored = conv.StandardizedWeight().reshape(3, -1);
+        Tolerances.AssertClose((conv.Weight.detach().reshape(3, -1) - conv.Weight.detach().reshape(3, -1).mean([1L], keepdim: true)) / 1e-2, floored, Tolerances.Float64);
+        Assert.Equal(ActivationGains.Relu, Math.Sqrt(2 / (1 - 1 / Math.PI)), 2);   // the official constant is an empirical estimate of this
+    }
+
+    [Fact]
+    public void SpectralNorm_PowerIteration_ConvergesToTheTopSingularValue_AndEvalUsesTheStoredEstimate()
+    {
+        using var scope = NewDisposeScope();
+        var layer = SpectralNorm.Linear(12, 8, iterations: 1, dtype: ScalarType.Float64);
+        var x = Inputs.Random([3, 12], ScalarType.Float64);
+        for (var i = 0; i < 100; i++)
+            layer.forward(x);
+        var top = linalg.svdvals(layer.Weight.detach())[0].item<double>();
+        Assert.True(Math.Abs(layer.SigmaEstimate() - top) <= 1e-3 * top, $"estimate {layer.SigmaEstimate()} vs SVD {top}");
+        Assert.Equal(1.0, linalg.svdvals(layer.NormalizedWeight().detach())[0].item<double>(), 3);
+
+        layer.eval();
+        var estimate = layer.SigmaEstimate();
+        using (no_grad())
+            layer.Weight.mul_(3);
+        layer.forward(x);
+        Assert.Equal(3 * estimate, layer.SigmaEstimate(), 10);   // eval: no power-iteration step moved u, v
+    }
+
+    [Fact]
+    public void SpectralNorm_Conv_UsesTheReshapedMatrix()
+    {
+        using var scope = NewDisposeScope();
+        var conv = SpectralNorm.Conv2d(3, 5, 3, padding: 1, iterations: 30, dtype: ScalarType.Float64);
+        conv.forward(Inputs.Random([1, 3, 4, 4], ScalarType.Float64));
+        var top = linalg.svdvals(conv.Weight.detach().reshape(5, -1))[0].item<double>();
+        Assert.True(Math.Abs(conv.SigmaEstimate() - top) <= 1e-3 * top);
+    }
+
+    [Fact]
+    public void SigmaReparam_StartsAtTheRawWeight_AndItsSpectralNormIsGamma()
+    {
+        using var scope = NewDisposeScope();
+        var layer = new SigmaReparamLinear(16, 10, dtype: ScalarType.Float64);
+        Tolerances.AssertClose(layer.Weight.detach(), layer.ReparameterizedWeight().detach(), 1e-10, what: "Ŵ = W at init");
+        using (no_grad())
+            layer.Gamma.fill_(2.5);
+        for (var i = 0; i < 50; i++)
+            layer.ReparameterizedWeight();
+        Assert.Equal(2.5, linalg.svdvals(layer.ReparameterizedWeight().detach())[0].item<double>(), 4);
+    }
+
+    [Fact]
+    public void SigmaGradient_IsTheOuterProductOfTheSingularVectors()
+    {
+        using var scope = NewDisposeScope();
+        var weight = Inputs.Random([5, 4], ScalarType.Float64).requires_grad_();
+        var u = Inputs.Random([5], ScalarType.Float64, seed: 2);
+        var v = Inputs.Random([4], ScalarType.Float64, seed: 3);
+        var sigma = u.dot(weight.mv(v));
+        sigma.backward();
+        Tolerances.AssertClose(u.outer(v), weight.grad!, Tolerances.Float64);
+    }
+
+    [Fact]
+    public void WeightNorm_StartsAtV_AndIsInvariantToTheScaleOfV()
+    {
+        using var scope = NewDisposeScope();
+        var layer = new WeightNormLinear(6, 3, dtype: ScalarType.Float64);
+        Tolerances.AssertClose(layer.Direction.detach(), layer.EffectiveWeight(), Tolerances.Float64, what: "w = v at init");
+        var x = Inputs.Random([4, 6], ScalarType.Float64);
+        var before = layer.forward(x);
+        using (no_grad())
+            layer.Direction.mul_(4.0);
+        Tolerances.AssertClose(before, layer.forward(x), Tolerances.Float64, what: "scale of v");
+        layer.forward(x).square().sum().backward();
+        Tolerances.AssertClose(zeros(3, dtype: float64), (layer.Direction.grad! * layer.Direction.detach()).sum([1L]), 1e-9, what: "⟨v, ∂L/∂v⟩");
+    }
+}
