@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>EvoNorm-B0: a batch-dependent normalisation-activation layer that replaces BN + ReLU, with no mean subtraction.</summary>
+/// <remarks>Liu, Brock, Simonyan &amp; Le, "Evolving Normalization-Activation Layers", NeurIPS 2020, arXiv:2004.02967, Table 1 and
+/// the official tensorflow/tpu resnet_model.py (evonorm, _batch_std, _instance_std):
+/// y = x / max(√(s²_batch + ε), v ⊙ x + √(s²_inst + ε)) ⊙ γ + β, the max elementwise. s²_batch: per-channel biased variance over
+/// (N, H, W) in training (TF moments), the moving variance in evaluation (init 1, r ← r − (r − s²_batch)(1 − 0.9): momentum 0.1,
+/// biased, unlike PyTorch BN's unbiased storage); s²_inst: per sample per channel over (H, W). γ (init 1, or 0 with zeroInit for
+/// the last layer of a residual branch), β (0), v (1) have shape [1, C, 1, 1]; ε = 1e-5. Positively scale invariant.
+/// Used by the EvoNorm notebook.</remarks>
+public sealed class EvoNormB0 : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter _gamma;
+    [ComponentName(Name = "bias")] private Parameter _beta;
+    [ComponentName(Name = "v")] private Parameter _v;
+    [ComponentName(Name = "running_var")] private Tensor _runningVar;
+
+    public EvoNormB0(long channels, double eps = 1e-5, double momentum = 0.1, bool zeroInit = false, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(EvoNormB0))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        (Channels, Eps, Momentum) = (channels, eps, momentum);
+        _gamma = new Parameter((zeroInit ? zeros([1, channels, 1, 1], dtype: dtype, device: device) : ones([1, channels, 1, 1], dtype: dtype, device: device)));
+        _beta = new Parameter(zeros([1, channels, 1, 1], dtype: dtype, device: device));
+        _v = new Parameter(ones([1, channels, 1, 1], dtype: dtype, device: device));
+        _runningVar = ones([1, channels, 1, 1], dtype: dtype, device: device);
+        RegisterComponents();
+    }
+
+    public long Channels { get; }
+    public double Eps { get; }
+    public double Momentum { get; }
+    public Parameter Weight => _gamma;
+    public Parameter Bias => _beta;
+    public Parameter V => _v;
+    public Tensor RunningVar => _runningVar;
+
+    public override Tensor forward(Tensor x)
+    {
+        NormInput.RequireChannelAxis(x, Channels, 4, nameof(EvoNormB0), "[N, C, H, W]");
+        using var scope = NewDisposeScope();
+        Tensor batchVar;
+        if (training)
+        {
+            batchVar = x.var([0L, 2L, 3L], unbiased: false, keepdim: true);
+            using (no_grad())
+                _runningVar.sub_((_runningVar - batchVar.detach()) * Momentum);   // r ← r − (r − s²)(1 − decay)
+        }
+        else
+        {
+            batchVar = _runningVar;
+        }
+        var instanceStd = (x.var([2L, 3L], unbiased: false, keepdim: true) + Eps).sqrt();
+        var denominator = maximum((batchVar + Eps).sqrt(), _v * x + instanceStd);
+        return (x / denominator * _gamma + _beta).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"EvoNormB0({Channels}, eps={Eps:g}, momentum={Momentum:g})";
+}
+
+/// <summary>EvoNorm-S0: a batch-independent normalisation-activation layer, x·σ(v⊙x)/√(s²_group + ε)·γ + β.</summary>
+/// <remarks>Liu, Brock, Simonyan &amp; Le 2020, Table 1 and the official _group_std: s²_group is the biased variance per sample per group
+/// of C/G channels over (C/G, H, W); G ↦ Groups, 32 decremented until it divides C (C = 48 → 24, 40 → 20). With v = 1 the
+/// numerator is x·sigmoid(x) = SiLU(x), "the SiLU-variance form". Same in training and evaluation. Used by the EvoNorm notebook.</remarks>
+public sealed class EvoNormS0 : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter _gamma;
+    [ComponentName(Name = "bias")] private Parameter _beta;
+    [ComponentName(Name = "v")] private Parameter _v;
+
+    public EvoNormS0(long channels, long? groups = null, double eps = 1e-5, bool zeroInit = false, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(EvoNormS0))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        Groups = groups ?? OfficialGroups(channels);
+        if (channels % Groups != 0)
+            throw new ArgumentOutOfRangeException(nameof(groups), groups, $"EvoNormS0: {Groups} groups do not divide {channels} channels.");
+        (Channels, Eps) = (channels, eps);
+        _gamma = new Parameter((zeroInit ? zeros([1, channels, 1, 1], dtype: dtype, device: device) : ones([1, channels, 1, 1], dtype: dtype, device: device)));
+        _beta = new Parameter(zeros([1, channels, 1, 1], dtype: dtype, device: device));
+        _v = new Parameter(ones([1, channels, 1, 1], dtype: dtype, device: device));
+        RegisterComponents();
+    }
+
+    public long Channels { get; }
+    public long Groups { get; }
+    public double Eps { get; }
+    public Parameter Weight => _gamma;
+    public Parameter Bias => _beta;
+    public Parameter V => _v;
+
+    /// <summary>The official rule: start at 32 groups and decrement until the count divides the channels.</summary>
+    public static long OfficialGroups(long channels)
+    {
+        var groups = Math.Min(32, channels);
+        while (channels % groups != 0)
+            groups--;
+        return groups;
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        NormInput.RequireChannelAxis(x, Channels, 4, nameof(EvoNormS0), "[N, C, H, W]");
+        using var scope = NewDisposeScope();
+        var grouped = x.reshape(x.shape[0], Groups, -1);
+        var groupStd = (grouped.var([-1L], unbiased: false, keepdim: true) + Eps).sqrt();
+        var std = groupStd.expand(grouped.shape).reshape(x.shape);
+        return (x * sigmoid(_v * x) / std * _gamma + _beta).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"EvoNormS0({Channels}, groups={Groups}, eps={Eps:g})";
+}

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>Self-normalising networks: SELU, its LeCun-normal initialisation, and alpha-dropout.</summary>
+/// <remarks>Klambauer, Unterthiner, Mayr &amp; Hochreiter, "Self-Normalizing Neural Networks", NeurIPS 2017, arXiv:1706.02515:
+/// selu(x) = λx for x &gt; 0 and λα(eˣ − 1) otherwise, Eq. (2), with the λ, α that make (mean 0, variance 1) a stable fixed point of
+/// the layer-to-layer moment map when weights satisfy Σw = 0, Σw² = 1 per unit — approximately, w ~ N(0, 1/fan_in) ("LeCun
+/// normal") and biases 0. Alpha-dropout (§ "New Dropout Technique"): dropped units become α′ = −λα, then a·x + b with
+/// a = (q + α′²q(1 − q))^(−1/2), b = −a(1 − q)α′ for keep probability q, preserving mean 0 and variance 1; identity in evaluation.
+/// Used by the SELU notebook.</remarks>
+public static class SelfNormalizing
+{
+    /// <summary>λ of Eq. (2), to the precision of the authors' code.</summary>
+    public const double Lambda = 1.0507009873554804934193349852946;
+
+    /// <summary>α of Eq. (2), to the precision of the authors' code.</summary>
+    public const double Alpha = 1.6732632423543772848170429916717;
+
+    /// <summary>SELU's negative saturation value −λα, which alpha-dropout assigns to dropped units.</summary>
+    public const double AlphaPrime = -Lambda * Alpha;
+
+    /// <summary>selu(x) per Eq. (2).</summary>
+    public static Tensor Selu(Tensor x) => nn.functional.selu(x);
+
+    /// <summary>Re-initialises a weight [out, in, …] in place with N(0, 1/fan_in).</summary>
+    public static Tensor LecunNormal(Tensor weight)
+    {
+        var fanIn = weight.numel() / weight.shape[0];
+        using (no_grad())
+            return weight.normal_(0, Math.Sqrt(1.0 / fanIn));
+    }
+
+    /// <summary>The affine (a, b) alpha-dropout applies after dropping with keep probability <paramref name="keep"/>.</summary>
+    public static (double A, double B) AlphaDropoutAffine(double keep)
+    {
+        var a = 1 / Math.Sqrt(keep + AlphaPrime * AlphaPrime * keep * (1 - keep));
+        return (a, -a * (1 - keep) * AlphaPrime);
+    }
+}
+
+/// <summary>Alpha-dropout (Klambauer et al. 2017): keeps SELU activations at mean 0 and variance 1 while dropping units.</summary>
+public sealed class AlphaDropout : nn.Module<Tensor, Tensor>
+{
+    public AlphaDropout(double rate = 0.05) : base(nameof(AlphaDropout))
+    {
+        if (rate is < 0 or >= 1)
+            throw new ArgumentOutOfRangeException(nameof(rate), rate, "The dropout rate must be in [0, 1).");
+        Rate = rate;
+    }
+
+    /// <summary>Probability of dropping a unit (the paper recommends 0.05–0.1).</summary>
+    public double Rate { get; }
+
+    public override Tensor forward(Tensor x)
+    {
+        if (!training || Rate == 0)
+            return x.alias();
+        using var scope = NewDisposeScope();
+        var keep = 1 - Rate;
+        var (a, b) = SelfNormalizing.AlphaDropoutAffine(keep);
+        var mask = empty_like(x).bernoulli_(keep);
+        var dropped = x * mask + SelfNormalizing.AlphaPrime * (1 - mask);
+        return (dropped * a + b).MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"AlphaDropout(rate={Rate:g})";
+}
