@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>RepBN: BatchNorm plus a learnable scalar multiple of its input, BN(x) + η·x, a per-feature affine map at inference.</summary>
+/// <remarks>Guo, Chen, Tang &amp; Wang, "SLAB: Efficient Transformers with Simplified Linear Attention and Progressive
+/// Re-parameterized Batch Normalization", ICML 2024, arXiv:2405.11582, Eq. (3): RepBN(x) = BN(x) + η⊙x with a scalar η
+/// (init 1 and BN γ = 1, β = 0 as in the vision code; the LLaMA code starts η = γ = β = 0), BN over all tokens of [B, T, d]
+/// (momentum 0.1, ε 1e-5). Evaluation, Eq. (4): RepBN(x) = (γ/√(σ² + ε) + η) ⊙ x + (β − γμ/√(σ² + ε)), see <see cref="Folded"/>;
+/// it folds into the following linear layer (<see cref="Reparameterize.FoldIntoLinear"/>). Used by notebook 15.</remarks>
+public sealed class RepBatchNorm : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "bn")] private BatchNorm _norm;
+    [ComponentName(Name = "alpha")] private Parameter _eta;
+
+    public RepBatchNorm(long features, bool zeroInit = false, double eps = 1e-5, double momentum = 0.1, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(RepBatchNorm))
+    {
+        Features = features;
+        _norm = new BatchNorm(features, eps, momentum, affine: true, channelsLast: true, device, dtype);
+        _eta = new Parameter(zeroInit ? zeros(1, dtype: dtype, device: device) : ones(1, dtype: dtype, device: device));
+        if (zeroInit)
+        {
+            using (no_grad())
+                _norm.Weight!.zero_();
+        }
+        RegisterComponents();
+    }
+
+    public long Features { get; }
+    public BatchNorm Norm => _norm;
+
+    /// <summary>η, the learnable scalar on the identity path.</summary>
+    public Parameter Eta => _eta;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return (_norm.forward(x) + _eta * x).MoveToOuterDisposeScope();   // Eq. (3)
+    }
+
+    /// <summary>The inference map as (scale, shift): RepBN(x) = scale ⊙ x + shift (Eq. 4).</summary>
+    public (Tensor Scale, Tensor Shift) Folded()
+    {
+        using var scope = NewDisposeScope();
+        var inverseStd = rsqrt(_norm.RunningVar + _norm.Eps);
+        var scale = _norm.Weight!.detach() * inverseStd + _eta.detach();
+        var shift = _norm.Bias!.detach() - _norm.Weight!.detach() * _norm.RunningMean * inverseStd;
+        return (scale.MoveToOuterDisposeScope(), shift.MoveToOuterDisposeScope());
+    }
+
+    public override string ToString() => $"RepBatchNorm({Features}, eps={_norm.Eps:g}, momentum={_norm.Momentum:g})";
+}
+
+/// <summary>Progressive RepBN (PRepBN): λ·LN(x) + (1 − λ)·RepBN(x) with λ decaying linearly from 1 to 0 after a warm phase.</summary>
+/// <remarks>Guo et al. 2024, Eq. (5) and the official prepbn.py: during WarmSteps training forwards only the norm (LayerNorm,
+/// or RMSNorm as in the LLaMA code; ε 1e-6) is used; then λ = (remaining steps)/DecaySteps falls linearly from 1 to 0 over
+/// DecaySteps forwards; afterwards, and always in evaluation, the layer is pure RepBN. Used by notebook 15.</remarks>
+public sealed class ProgressiveRepBatchNorm : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "norm1")] private nn.Module<Tensor, Tensor> _layerNorm;
+    [ComponentName(Name = "norm2")] private RepBatchNorm _repBatchNorm;
+
+    public ProgressiveRepBatchNorm(long features, long warmSteps, long decaySteps, bool rmsNorm = false, double eps = 1e-6, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(ProgressiveRepBatchNorm))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(warmSteps);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(decaySteps);
+        (Features, WarmSteps, DecaySteps) = (features, warmSteps, decaySteps);
+        _layerNorm = rmsNorm ? new RmsNorm(features, eps, device: device, dtype: dtype) : new LayerNorm(features, eps, device: device, dtype: dtype);
+        _repBatchNorm = new RepBatchNorm(features, device: device, dtype: dtype);
+        RegisterComponents();
+    }
+
+    public long Features { get; }
+    public long WarmSteps { get; }
+    public long DecaySteps { get; }
+    public RepBatchNorm RepBatchNorm => _repBatchNorm;
+    public nn.Module<Tensor, Tensor> LayerNorm => _layerNorm;
+
+    /// <summary>Training forwards taken.</summary>
+    public long Steps { get; private set; }
+
+    /// <summary>The weight on the LayerNorm path for the next training forward.</summary>
+    public double Lambda => Steps < WarmSteps ? 1.0 : Math.Clamp((double)(WarmSteps + DecaySteps - Steps) / DecaySteps, 0, 1);
+
+    public override Tensor forward(Tensor x)
+    {
+        if (!training)
+            return _repBatchNorm.forward(x);
+        using var scope = NewDisposeScope();
+        var lambda = Lambda;
+        Steps++;
+        var y = lambda switch
+        {
+            1.0 when Steps <= WarmSteps => _layerNorm.forward(x),
+            0.0 => _repBatchNorm.forward(x),
+            _ => _layerNorm.forward(x) * lambda + _repBatchNorm.forward(x) * (1 - lambda),   // Eq. (5)
+        };
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"ProgressiveRepBatchNorm({Features}, warm={WarmSteps}, decay={DecaySteps}, norm={_layerNorm})";
+}
+
+/// <summary>Folding per-feature affine maps into the linear layer that reads them.</summary>
+public static class Reparameterize
+{
+    /// <summary>
+    /// For y = W·(scale ⊙ x + shift) + b returns W′ = W·diag(scale), b′ = b + W·shift, so that W′x + b′ computes the same map
+    /// without the norm. <paramref name="weight"/> is [out, in]; <paramref name="bias"/> may be null.
+    /// </summary>
+    public static (Tensor Weight, Tensor Bias) FoldIntoLinear(Tensor scale, Tensor shift, Tensor weight, Tensor? bias)
+    {
+        using var scope = NewDisposeScope();
+        var foldedWeight = weight.detach() * scale.unsqueeze(0);
+        var foldedBias = weight.detach().mv(shift) + (bias?.detach() ?? zeros(weight.shape[0], dtype: weight.dtype, device: weight.device));
+        return (foldedWeight.MoveToOuterDisposeScope(), foldedBias.MoveToOuterDisposeScope());
+    }
+}
