@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Norms;
+
+/// <summary>Region normalisation: features inside and outside a mask are normalised with statistics of their own region.</summary>
+/// <remarks>Yu et al., "Region Normalization for Image Inpainting", AAAI 2020, arXiv:1911.10375, Eq. (3)–(4), following the official rn.py.
+/// For region r with indicator M_r (pooled over the batch and positions, per channel, like BN): μ_r = Σ x·M_r/S_r, σ²_r = Σ (x − μ_r)²M_r/S_r
+/// with S_r = Σ M_r (1 when empty), x̂ = (x − μ_r)/√(σ²_r + ε·NHW/S_r) inside r and 0 outside; the two regions are summed. The ε·NHW/S_r
+/// is what the reference's "fill with μ_r, batch-normalise the whole map, rescale by √(S_r/NHW)" computes. No running statistics:
+/// evaluation uses the current batch too. Used by the inpainting notebook.</remarks>
+public static class RegionStatistics
+{
+    /// <summary>Normalises <paramref name="x"/> [N, C, H, W] separately inside mask = 1 and mask = 0 (mask [N, 1, H, W] or [N, C, H, W], values 0/1).</summary>
+    public static (Tensor Inside, Tensor Outside) Normalize(Tensor x, Tensor mask, double eps = 1e-5)
+    {
+        using var scope = NewDisposeScope();
+        var inside = RegionOf(x, mask.expand_as(x).to(x.dtype), eps);
+        var outside = RegionOf(x, (1 - mask).expand_as(x).to(x.dtype), eps);
+        return (inside.MoveToOuterDisposeScope(), outside.MoveToOuterDisposeScope());
+    }
+
+    private static Tensor RegionOf(Tensor x, Tensor region, double eps)
+    {
+        long[] reduce = [0, 2, 3];
+        var total = (double)(x.shape[0] * x.shape[2] * x.shape[3]);
+        var size = region.sum(reduce, keepdim: true).clamp_min(1);                         // S_r, 1 for an empty region
+        var mean = (x * region).sum(reduce, keepdim: true) / size;                         // μ_r
+        var variance = ((x - mean).square() * region).sum(reduce, keepdim: true) / size;   // σ²_r
+        return (x - mean) * rsqrt(variance + eps * total / size) * region;                 // zero outside r
+    }
+}
+
+/// <summary>RN-B: region normalisation by a given binary mask (e.g. the hole of an inpainting input) with a per-region, per-channel affine.</summary>
+/// <remarks>Yu et al. 2020, RN-B: the mask is resized to the feature map with nearest interpolation; each region r gets (1 + γ_r)·x̂ + β_r with
+/// γ_r, β_r ∈ ℝ^C initialised to 0 (identity at start). Input (x [N, C, H, W], mask [N, 1, H′, W′] with 1 = region A).</remarks>
+public sealed class RegionNormB : nn.Module<Tensor, Tensor, Tensor>
+{
+    [ComponentName(Name = "gamma_inside")] private Parameter _gammaInside;
+    [ComponentName(Name = "beta_inside")] private Parameter _betaInside;
+    [ComponentName(Name = "gamma_outside")] private Parameter _gammaOutside;
+    [ComponentName(Name = "beta_outside")] private Parameter _betaOutside;
+
+    public RegionNormB(long channels, double eps = 1e-5, Device? device = null, ScalarType? dtype = null) : base(nameof(RegionNormB))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        (Channels, Eps) = (channels, eps);
+        _gammaInside = new Parameter(zeros([1, channels, 1, 1], dtype: dtype, device: device));
+        _betaInside = new Parameter(zeros([1, channels, 1, 1], dtype: dtype, device: device));
+        _gammaOutside = new Parameter(zeros([1, channels, 1, 1], dtype: dtype, device: device));
+        _betaOutside = new Parameter(zeros([1, channels, 1, 1], dtype: dtype, device: device));
+        RegisterComponents();
+    }
+
+    public long Channels { get; }
+    public double Eps { get; }
+
+    public override Tensor forward(Tensor x, Tensor mask)
+    {
+        NormInput.RequireChannelAxis(x, Channels, 4, nameof(RegionNormB), "[N, C, H, W]");
+        using var scope = NewDisposeScope();
+        var resized = nn.functional.interpolate(mask.to(x.dtype), size: [x.shape[2], x.shape[3]], mode: InterpolationMode.Nearest);
+        var (inside, outside) = RegionStatistics.Normalize(x, resized, Eps);
+        var y = (inside * (1 + _gammaInside) + _betaInside) * resized + (outside * (1 + _gammaOutside) + _betaOutside) * (1 - resized);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"RegionNormB({Channels}, eps={Eps:g})";
+}
+
+/// <summary>RN-L: region normalisation with regions found by the layer itself from a learned spatial importance map.</summary>
+/// <remarks>Yu et al. 2020, RN-L: m = sigmoid(conv7×7([mean_c x; max_c x])) (2 → 1 channels, no bias); regions 1[m ≥ 0.8] (threshold not
+/// differentiable: the importance conv learns only through the affine); spatial affine γ = conv7×7(m), β = conv7×7(m) (1 → 1, with bias);
+/// y = x̂·(1 + γ) + β.</remarks>
+public sealed class RegionNormL : nn.Module<Tensor, Tensor>
+{
+    private const double Threshold = 0.8;
+
+    [ComponentName(Name = "importance")] private Conv2d _importance;
+    [ComponentName(Name = "gamma")] private Conv2d _gamma;
+    [ComponentName(Name = "beta")] private Conv2d _beta;
+
+    public RegionNormL(long channels, double eps = 1e-5, Device? device = null, ScalarType? dtype = null) : base(nameof(RegionNormL))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        (Channels, Eps) = (channels, eps);
+        _importance = nn.Conv2d(2, 1, 7, padding: 3, bias: false, device: device, dtype: dtype);
+        _gamma = nn.Conv2d(1, 1, 7, padding: 3, device: device, dtype: dtype);
+        _beta = nn.Conv2d(1, 1, 7, padding: 3, device: device, dtype: dtype);
+        RegisterComponents();
+    }
+
+    public long Channels { get; }
+    public double Eps { get; }
+
+    /// <summary>The importance map m [N, 1, H, W].</summary>
+    public Tensor Importance(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var pooled = cat([x.mean([1L], keepdim: true), x.amax([1L], keepdim: true)], 1);
+        return sigmoid(_importance.forward(pooled)).MoveToOuterDisposeScope();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        NormInput.RequireChannelAxis(x, Channels, 4, nameof(RegionNormL), "[N, C, H, W]");
+        using var scope = NewDisposeScope();
+        var importance = Importance(x);
+        var mask = importance.detach().ge(Threshold).to(x.dtype);
+        var (inside, outside) = RegionStatistics.Normalize(x, mask, Eps);
+        var y = (inside + outside) * (1 + _gamma.forward(importance)) + _beta.forward(importance);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public override string ToString() => $"RegionNormL({Channels}, eps={Eps:g})";
+}
