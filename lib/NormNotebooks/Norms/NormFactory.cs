@@ -29,14 +29,25 @@ public sealed record NormOptions
     /// <summary>1-based block depth ℓ, required by the layernorm-scaling variants.</summary>
     public int? Depth { get; init; }
 
-    /// <summary>PowerNorm's warm-up iterations.</summary>
+    /// <summary>Warm-up iterations (PowerNorm, Unified Normalization) or warm steps (progressive RepBN).</summary>
     public long? WarmupIterations { get; init; }
+
+    /// <summary>Progressive RepBN's decay steps (λ from 1 to 0).</summary>
+    public long? DecaySteps { get; init; }
+
+    /// <summary>Ghost BatchNorm's virtual batch size.</summary>
+    public long? VirtualBatchSize { get; init; }
 
     public Device? Device { get; init; }
     public ScalarType? Dtype { get; init; }
 }
 
-/// <summary>Builds any norm layer from its kebab-case name and a feature (or channel) count, so experiments can sweep norms.</summary>
+/// <summary>Builds any activation-normalising layer from its kebab-case name and a feature (or channel) count, so experiments can sweep norms.</summary>
+/// <remarks>Layers that are not a drop-in for a norm over activations are built directly: the weight reparameterisations
+/// (<see cref="WeightStandardizedConv2d"/>, <see cref="ScaledWSConv2d"/>, <see cref="WeightNormLinear"/>, <see cref="SpectralNorm"/>,
+/// <see cref="SigmaReparamLinear"/>) replace a linear or convolution layer; the test-time adapters (<see cref="TestTimeBatchNorm"/>,
+/// <see cref="UnMixTns"/>) wrap a trained BatchNorm; <see cref="RegionNormB"/> takes a mask; SELU and alpha-dropout are in
+/// <see cref="SelfNormalizing"/>.</remarks>
 public static class NormFactory
 {
     private static readonly Dictionary<string, (string Description, Func<long, NormOptions, nn.Module<Tensor, Tensor>> Build)> Layers = new(StringComparer.Ordinal)
@@ -51,6 +62,15 @@ public static class NormFactory
         ["groupnorm"] = ("GroupNorm (Wu & He 2018)", (n, o) => new GroupNorm(n, o.Groups ?? DividingGroups(n), o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
         ["instancenorm"] = ("InstanceNorm (Ulyanov et al. 2016)", (n, o) => GroupNorm.Instance(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
         ["layernorm-scaling"] = ("LayerNorm scaled by 1/√ℓ (Sun et al. 2025)", (n, o) => new LayerNormScaling(new LayerNorm(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype), RequireDepth(o))),
+        ["ghost-batchnorm"] = ("Ghost BatchNorm, virtual batches of 128 (Hoffer et al. 2017)", (n, o) => new GhostBatchNorm(n, o.VirtualBatchSize ?? 128, o.Eps ?? 1e-5, channelsLast: o.Layout == NormLayout.ChannelsLast, device: o.Device, dtype: o.Dtype)),
+        ["bcn"] = ("Batch-Channel Normalization (Qiao et al. 2019)", (n, o) => new BatchChannelNorm(n, o.Groups ?? DividingGroups(n), o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
+        ["bcn-estimated"] = ("Batch-Channel Normalization with estimated statistics, micro-batch (Qiao et al. 2019)", (n, o) => new BatchChannelNorm(n, o.Groups ?? DividingGroups(n), o.Eps ?? 1e-5, estimatedStatistics: true, device: o.Device, dtype: o.Dtype)),
+        ["evonorm-b0"] = ("EvoNorm-B0, replaces BN + ReLU (Liu et al. 2020)", (n, o) => new EvoNormB0(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
+        ["evonorm-s0"] = ("EvoNorm-S0, replaces GN + ReLU (Liu et al. 2020)", (n, o) => new EvoNormS0(n, o.Groups, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
+        ["unified-norm"] = ("Unified Normalization (Yang et al. 2022)", (n, o) => new UnifiedNorm(n, warmupIterations: o.WarmupIterations ?? 4000, eps: o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
+        ["repbn"] = ("RepBN: BN(x) + ηx (Guo et al. 2024)", (n, o) => new RepBatchNorm(n, eps: o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
+        ["prepbn"] = ("progressive LN → RepBN (Guo et al. 2024)", (n, o) => new ProgressiveRepBatchNorm(n, o.WarmupIterations ?? 0, o.DecaySteps ?? 1000, eps: o.Eps ?? 1e-6, device: o.Device, dtype: o.Dtype)),
+        ["regionnorm-l"] = ("Region Normalization with learned regions, RN-L (Yu et al. 2020)", (n, o) => new RegionNormL(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
         ["rmsnorm-scaling"] = ("RMSNorm (ε 1e-6) scaled by 1/√ℓ, the paper's setting (Sun et al. 2025)", (n, o) => new LayerNormScaling(new RmsNorm(n, o.Eps ?? 1e-6, device: o.Device, dtype: o.Dtype), RequireDepth(o))),
     };
 

@@ -85,7 +85,7 @@ public sealed class SpectralNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        return PowerIteration.Sigma(_weight, _u, _v, Iterations, update: false).item<double>();
+        return PowerIteration.Sigma(_weight, _u, _v, Iterations, update: false).ToDouble();
     }
 
     /// <summary>W/σ(W): updates the estimate in training, uses the stored one in evaluation.</summary>

@@ -113,7 +113,7 @@ public sealed class UnifiedNorm : nn.Module<Tensor, Tensor>
             var window = owner.WindowSize;
             var slot = iteration % window;
             var q = flat.square().mean([0L]);                                                       // q_t
-            var threshold = owner._bufferX2.sqrt().var().item<double>() * window;                    // τ, before the insert
+            var threshold = owner._bufferX2.sqrt().var().ToDouble() * window;                    // τ, before the insert
             owner._bufferX2[slot] = q.to(owner._bufferX2.dtype);
             Skip = window == 1;
             if (owner.OutlierFiltration && iteration >= owner.WarmupIterations)

@@ -14,7 +14,7 @@ public sealed class NormFactoryTests
     public void EveryName_BuildsALayerThatRunsForwardAndBackward(string name)
     {
         using var scope = NewDisposeScope();
-        var convolutional = name is "groupnorm" or "instancenorm";
+        var convolutional = name is "groupnorm" or "instancenorm" or "bcn" or "bcn-estimated" or "evonorm-b0" or "evonorm-s0" or "regionnorm-l";
         var options = new NormOptions { Layout = convolutional ? NormLayout.ChannelsFirst : NormLayout.ChannelsLast, Depth = 4, Groups = 4 };
         var norm = NormFactory.Create(name, 16, options);
         var x = (convolutional ? Inputs.Random([2, 16, 3, 3]) : Inputs.Random([2, 5, 16])).requires_grad_();

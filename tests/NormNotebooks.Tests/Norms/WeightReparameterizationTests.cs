@@ -134,4 +134,20 @@ public sealed class WeightReparameterizationTests
         layer.forward(x).square().sum().backward();
         Tolerances.AssertClose(zeros(3, dtype: float64), (layer.Direction.grad! * layer.Direction.detach()).sum([1L]), 1e-9, what: "⟨v, ∂L/∂v⟩");
     }
+
+    [Fact]
+    public void Float32Layers_RunForwardAndBackward()
+    {
+        using var scope = NewDisposeScope();
+        var x = Inputs.Random([2, 6]);
+        var spectral = SpectralNorm.Linear(6, 4);
+        spectral.forward(x).sum().backward();
+        Assert.True(spectral.SigmaEstimate() > 0);
+        var sigma = new SigmaReparamLinear(6, 4);
+        sigma.forward(x).sum().backward();
+        Assert.NotNull(sigma.Gamma.grad);
+        new WeightNormLinear(6, 4).forward(x).sum().backward();
+        new WeightStandardizedLinear(6, 4).forward(x).sum().backward();
+        new ScaledWSConv2d(2, 3, 3, padding: 1).forward(Inputs.Random([1, 2, 4, 4])).sum().backward();
+    }
 }
