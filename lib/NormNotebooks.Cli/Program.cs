@@ -6,6 +6,7 @@ var root = new RootCommand("normnb: run the NormNotebooks notebooks headless, fi
 {
     RunCommand.Create(),
     FitCommand.Create(),
+    BenchCommand.Create(),
     InfoCommand.Create(),
     DataCommand.Create(),
 };

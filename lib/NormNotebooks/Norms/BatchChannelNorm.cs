@@ -68,8 +68,8 @@ public sealed class BatchChannelNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var batchStage = EstimatedStatistics ? EstimatedBatchStage(x) : _batchNorm!.forward(x);
         var grouped = batchStage.reshape(x.shape[0], Groups, -1);                         // channel stage: [N, G, C/G·positions]
-        var (variance, mean) = var_mean(grouped, [-1L], unbiased: false, keepdim: true);
-        var y = (grouped - mean) * rsqrt(variance + Eps) * _groupWeight + _groupBias;     // per-group affine, as BCNorm
+        var (centred, variance) = NormInput.CentreAndVariance(grouped, [-1L]);
+        var y = centred * rsqrt(variance + Eps) * _groupWeight + _groupBias;             // per-group affine, as BCNorm
         return y.reshape(x.shape).MoveToOuterDisposeScope();
     }
 

@@ -60,27 +60,31 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
         var reduce = Enumerable.Range(0, (int)x.dim()).Where(d => d != axis).Select(d => (long)d).ToArray();
         var shape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
         shape[axis] = Channels;
-        Tensor mean, variance;
+        Tensor y;
         if (training)
         {
-            (variance, mean) = var_mean(input, reduce, unbiased: false, keepdim: false);
             var count = input.numel() / Channels;
             if (count < 2)
                 throw new ArgumentException($"BatchNorm: training needs more than one value per channel, got input [{string.Join(", ", x.shape)}].", nameof(x));
+            var mean = input.mean(reduce, keepdim: true);
+            var centred = input - mean;
+            var variance = centred.square().mean(reduce, keepdim: true);             // biased, two-pass
+            y = centred * rsqrt(variance + Eps);                                       // Alg. 1, normalise
             using (no_grad())
             {
-                _runningMean.mul_(1 - Momentum).add_(mean.detach().to(_runningMean.dtype), alpha: Momentum);
-                _runningVar.mul_(1 - Momentum).add_(variance.detach().to(_runningVar.dtype) * ((double)count / (count - 1)), alpha: Momentum);
+                var batchMean = mean.detach().flatten().to(_runningMean.dtype);
+                var batchVar = variance.detach().flatten().to(_runningVar.dtype);
+                _runningMean.mul_(1 - Momentum).add_(batchMean, alpha: Momentum);
+                _runningVar.mul_(1 - Momentum).add_(batchVar * ((double)count / (count - 1)), alpha: Momentum);
                 LastBatchStatistics?.Mean.Dispose();
                 LastBatchStatistics?.Var.Dispose();
-                LastBatchStatistics = (mean.detach().clone().DetachFromDisposeScope(), variance.detach().clone().DetachFromDisposeScope());
+                LastBatchStatistics = (batchMean.clone().DetachFromDisposeScope(), batchVar.clone().DetachFromDisposeScope());
             }
         }
         else
         {
-            (mean, variance) = (_runningMean.to(input.dtype), _runningVar.to(input.dtype));
+            y = (input - _runningMean.to(input.dtype).view(shape)) * rsqrt(_runningVar.to(input.dtype).view(shape) + Eps);
         }
-        var y = (input - mean.view(shape)) * rsqrt(variance.view(shape) + Eps);   // Alg. 1, normalise
         if (Affine)
             y = y * _weight!.view(shape) + _bias!.view(shape);                     // Alg. 1, scale and shift
         return y.to(x.dtype).MoveToOuterDisposeScope();

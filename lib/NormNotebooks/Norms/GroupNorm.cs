@@ -44,8 +44,8 @@ public sealed class GroupNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var input = NormInput.Upcast(x);
         var grouped = input.reshape(x.shape[0], Groups, -1);                 // [N, G, C/G·positions]
-        var (variance, mean) = var_mean(grouped, [-1L], unbiased: false, keepdim: true);
-        var y = ((grouped - mean) * rsqrt(variance + Eps)).reshape(x.shape); // Eq. (1) per group
+        var (centred, variance) = NormInput.CentreAndVariance(grouped, [-1L]);
+        var y = (centred * rsqrt(variance + Eps)).reshape(x.shape);          // Eq. (1) per group
         if (Affine)
         {
             var shape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();

@@ -10,7 +10,7 @@ namespace NormNotebooks.Norms;
 /// <remarks>Ba, Kiros &amp; Hinton, "Layer Normalization", arXiv:1607.06450 (2016), Eq. (4):
 /// yᵢ = gᵢ·(xᵢ − μ)/√(σ² + ε) + bᵢ, μ = 1/n Σ xᵢ, σ² = 1/n Σ (xᵢ − μ)² (biased). g ↦ Weight (init 1), b ↦ Bias (init 0),
 /// ε ↦ Eps (1e-5, PyTorch's default), ε inside the root as in PyTorch. The variance is computed in two passes
-/// (var_mean), never as E[x²] − E[x]². Invariant to re-scaling and re-centring of each sample's input.
+/// (mean, then the centred mean square), never as E[x²] − E[x]². Invariant to re-scaling and re-centring of each sample's input.
 /// Used by notebooks 11, 12, 16, 17, 18.</remarks>
 public sealed class LayerNorm : nn.Module<Tensor, Tensor>
 {
@@ -41,8 +41,8 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
         NormInput.RequireLastAxis(x, Features, nameof(LayerNorm));
         using var scope = NewDisposeScope();
         var input = NormInput.Upcast(x);
-        var (variance, mean) = var_mean(input, [-1L], unbiased: false, keepdim: true);
-        var y = (input - mean) * rsqrt(variance + Eps);   // Eq. (4) without the affine
+        var (centred, variance) = NormInput.CentreAndVariance(input, [-1L]);
+        var y = centred * rsqrt(variance + Eps);   // Eq. (4) without the affine
         if (Affine)
             y = y * _weight! + _bias!;
         return y.to(x.dtype).MoveToOuterDisposeScope();

@@ -118,6 +118,8 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
     public override string ToString() =>
         $"PowerNorm({Features}, groups={Groups}, eps={Eps:g}, forward_momentum={ForwardMomentum:g}, backward_momentum={BackwardMomentum:g}, warmup={WarmupIterations})";
 
+    private sealed record BufferBox(Tensor Buffer);
+
     /// <summary>x̂ = x/√(ψ² + ε) with the paper's approximate backward (Alg. 2).</summary>
     private sealed class PowerFunction : autograd.SingleTensorFunction<PowerFunction>
     {
@@ -130,7 +132,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
             var (eps, momentum) = ((double)vars[4], (double)vars[5]);
             var z = x.detach() * rsqrt(phi + eps);
             ctx.save_for_backward([z, batchPhi]);
-            ctx.save_data("nu", nu);
+            ctx.save_data("nu", new BufferBox(nu));   // TorchSharp warns on tensors in save_data; ν must be updated in place
             ctx.save_data("eps", eps);
             ctx.save_data("momentum", momentum);
             return z;
@@ -141,7 +143,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
         {
             var saved = ctx.get_saved_variables();
             var (z, batchPhi) = (saved[0], saved[1]);
-            var nu = (Tensor)ctx.get_data("nu");
+            var nu = ((BufferBox)ctx.get_data("nu")).Buffer;
             var eps = (double)ctx.get_data("eps");
             var momentum = (double)ctx.get_data("momentum");
             var adjusted = gradOutput - nu.to(z.dtype) * z;                                  // g̃ = g − ν ⊙ x̂

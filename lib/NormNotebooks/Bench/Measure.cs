@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+using System.Diagnostics;
+
+namespace NormNotebooks.Bench;
+
+/// <summary>A timing: the median and interquartile range of repeated runs.</summary>
+/// <param name="Name">What was timed.</param>
+/// <param name="MedianMs">Median milliseconds per run.</param>
+/// <param name="Q1Ms">First quartile.</param>
+/// <param name="Q3Ms">Third quartile.</param>
+/// <param name="Runs">Timed runs (after warm-up).</param>
+public sealed record Timing(string Name, double MedianMs, double Q1Ms, double Q3Ms, int Runs)
+{
+    /// <summary>How many times faster than <paramref name="baseline"/> (baseline median / this median).</summary>
+    public double SpeedupOver(Timing baseline) => baseline.MedianMs / MedianMs;
+}
+
+/// <summary>Repeats an action after a warm-up until a time budget is spent, and reports the median and quartiles.</summary>
+public static class Measure
+{
+    /// <summary>Times <paramref name="action"/>: <paramref name="warmup"/> untimed runs, then runs until <paramref name="budget"/> has passed (at least <paramref name="minRuns"/>).</summary>
+    public static Timing Run(string name, Action action, TimeSpan? budget = null, int warmup = 3, int minRuns = 5)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        for (var i = 0; i < warmup; i++)
+            action();
+        var limit = budget ?? TimeSpan.FromSeconds(1);
+        var samples = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (samples.Count < minRuns || total.Elapsed < limit)
+        {
+            var clock = Stopwatch.StartNew();
+            action();
+            samples.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        samples.Sort();
+        return new Timing(name, Quantile(samples, 0.5), Quantile(samples, 0.25), Quantile(samples, 0.75), samples.Count);
+    }
+
+    private static double Quantile(List<double> sorted, double q)
+    {
+        var position = q * (sorted.Count - 1);
+        var lower = (int)Math.Floor(position);
+        var upper = Math.Min(lower + 1, sorted.Count - 1);
+        return sorted[lower] + (position - lower) * (sorted[upper] - sorted[lower]);
+    }
+}
