@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Norms;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Models;
+
+/// <summary>Where a Transformer block puts its norms.</summary>
+public enum NormPlacement
+{
+    /// <summary>x + F(N(x)) (Xiong et al. 2020), with a final norm before the head.</summary>
+    PreLN,
+
+    /// <summary>N(x + F(x)) (Vaswani et al. 2017).</summary>
+    PostLN,
+
+    /// <summary>The first ⌊αL⌋ blocks Post-LN, the rest Pre-LN (Li, Yin &amp; Liu 2025, α = MixFraction).</summary>
+    MixLN,
+
+    /// <summary>x + N_out(F(N_in(x))): input and output of each sub-layer normalised (Kim et al. 2025).</summary>
+    PeriLN,
+
+    /// <summary>Pre-LN with each norm's output scaled by 1/√ℓ for block ℓ (Sun et al. 2025).</summary>
+    LayerNormScaling,
+}
+
+/// <summary>Everything that defines a <see cref="CharTransformer"/>.</summary>
+/// <param name="Vocabulary">Number of tokens (characters).</param>
+/// <param name="Width">d, the residual width.</param>
+/// <param name="Depth">L, the number of blocks.</param>
+/// <param name="Heads">Attention heads (must divide the width).</param>
+/// <param name="Context">Longest sequence (learned positions).</param>
+/// <param name="Norm">A <see cref="NormFactory"/> name for every norm of the model.</param>
+/// <param name="Placement">Where the norms go.</param>
+/// <param name="MixFraction">α for Mix-LN: the fraction of blocks, from the first, that are Post-LN.</param>
+/// <param name="EmbeddingNorm">Peri-LN only: also normalise the embedding output (the paper's figure does).</param>
+/// <param name="MlpRatio">Hidden width of the MLP over the residual width.</param>
+/// <param name="InitStd">Standard deviation of the N(0, σ²) init of linear and embedding weights (GPT-2: 0.02).</param>
+/// <param name="SigmaReparam">Use σReparam linear layers (Zhai et al. 2023) in attention and MLP.</param>
+public sealed record TransformerConfig(
+    int Vocabulary, int Width = 128, int Depth = 4, int Heads = 4, int Context = 128, string Norm = "layernorm",
+    NormPlacement Placement = NormPlacement.PreLN, double MixFraction = 0.25, bool EmbeddingNorm = true, int MlpRatio = 4,
+    double InitStd = 0.02, bool SigmaReparam = false)
+{
+    /// <summary>Placement of block <paramref name="index"/> (0-based) once Mix-LN is resolved.</summary>
+    public NormPlacement PlacementOf(int index) => Placement switch
+    {
+        NormPlacement.MixLN => index < (int)Math.Floor(MixFraction * Depth) ? NormPlacement.PostLN : NormPlacement.PreLN,
+        var other => other,
+    };
+}
+
+/// <summary>Causal multi-head self-attention, written out so probes can read the attention weights.</summary>
+public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "qkv")] private nn.Module<Tensor, Tensor> _qkv;
+    [ComponentName(Name = "proj")] private nn.Module<Tensor, Tensor> _proj;
+
+    public CausalSelfAttention(TransformerConfig config) : base(nameof(CausalSelfAttention))
+    {
+        if (config.Width % config.Heads != 0)
+            throw new ArgumentException($"Heads ({config.Heads}) must divide the width ({config.Width}).", nameof(config));
+        (Heads, HeadWidth) = (config.Heads, config.Width / config.Heads);
+        _qkv = Layers.Linear(config.Width, 3 * config.Width, config);
+        _proj = Layers.Linear(config.Width, config.Width, config);
+        RegisterComponents();
+    }
+
+    public int Heads { get; }
+    public int HeadWidth { get; }
+
+    /// <summary>The last forward's attention weights [B, heads, T, T] when <see cref="RecordAttention"/> is on.</summary>
+    public Tensor? LastAttention { get; private set; }
+
+    /// <summary>Keep a copy of the attention weights (for entropy probes).</summary>
+    public bool RecordAttention { get; set; }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var (batch, time, width) = (x.shape[0], x.shape[1], x.shape[2]);
+        var qkv = _qkv.forward(x).view(batch, time, 3, Heads, HeadWidth).permute(2, 0, 3, 1, 4);   // [3, B, h, T, dh]
+        var (q, k, v) = (qkv[0], qkv[1], qkv[2]);
+        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(HeadWidth);
+        var mask = ones(time, time, dtype: ScalarType.Bool, device: x.device).triu(1);
+        var attention = scores.masked_fill(mask, double.NegativeInfinity).softmax(-1);
+        if (RecordAttention)
+        {
+            LastAttention?.Dispose();
+            LastAttention = attention.detach().clone().DetachFromDisposeScope();
+        }
+        var y = attention.matmul(v).transpose(1, 2).reshape(batch, time, width);
+        return _proj.forward(y).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>One Transformer block (attention and MLP sub-layers) with its norms placed as configured.</summary>
+public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "attn")] private CausalSelfAttention _attention;
+    [ComponentName(Name = "mlp")] private Sequential _mlp;
+    [ComponentName(Name = "norm1")] private nn.Module<Tensor, Tensor> _norm1;
+    [ComponentName(Name = "norm2")] private nn.Module<Tensor, Tensor> _norm2;
+    [ComponentName(Name = "norm1_out")] private nn.Module<Tensor, Tensor>? _norm1Out;
+    [ComponentName(Name = "norm2_out")] private nn.Module<Tensor, Tensor>? _norm2Out;
+
+    public TransformerBlock(TransformerConfig config, int index) : base(nameof(TransformerBlock))
+    {
+        (Index, Placement) = (index, config.PlacementOf(index));
+        var options = new NormOptions { Layout = NormLayout.ChannelsLast, Depth = index + 1, Groups = config.Heads };
+        nn.Module<Tensor, Tensor> Norm() => Placement == NormPlacement.LayerNormScaling
+            ? new LayerNormScaling(NormFactory.Create(config.Norm, config.Width, options), index + 1)
+            : NormFactory.Create(config.Norm, config.Width, options);
+        _attention = new CausalSelfAttention(config);
+        _mlp = nn.Sequential(
+            ("fc", Layers.Linear(config.Width, config.MlpRatio * config.Width, config)),
+            ("act", nn.GELU()),
+            ("proj", Layers.Linear(config.MlpRatio * config.Width, config.Width, config)));
+        _norm1 = Norm();
+        _norm2 = Norm();
+        if (Placement == NormPlacement.PeriLN)
+        {
+            _norm1Out = Norm();
+            _norm2Out = Norm();
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>0-based position in the stack; ℓ = Index + 1.</summary>
+    public int Index { get; }
+
+    /// <summary>This block's placement (Mix-LN resolved).</summary>
+    public NormPlacement Placement { get; }
+
+    public CausalSelfAttention Attention => _attention;
+    public Sequential Mlp => _mlp;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var y = Placement switch
+        {
+            NormPlacement.PostLN => PostLn(x),
+            NormPlacement.PeriLN => PeriLn(x),
+            _ => PreLn(x),   // Pre-LN, and LayerNorm Scaling whose norms carry the 1/√ℓ
+        };
+        return y.MoveToOuterDisposeScope();
+    }
+
+    private Tensor PreLn(Tensor x)
+    {
+        var h = x + _attention.forward(_norm1.forward(x));
+        return h + _mlp.forward(_norm2.forward(h));
+    }
+
+    private Tensor PostLn(Tensor x)
+    {
+        var h = _norm1.forward(x + _attention.forward(x));
+        return _norm2.forward(h + _mlp.forward(h));
+    }
+
+    private Tensor PeriLn(Tensor x)
+    {
+        var h = x + _norm1Out!.forward(_attention.forward(_norm1.forward(x)));
+        return h + _norm2Out!.forward(_mlp.forward(_norm2.forward(h)));
+    }
+}
+
+/// <summary>
+/// A decoder-only character Transformer (GPT-style): token and learned position embeddings, L blocks with configurable norm and
+/// placement, a final norm (always present, as in the Pre-LN, Mix-LN and Peri-LN papers' models) and a linear head.
+/// </summary>
+public sealed class CharTransformer : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "tok_emb")] private Embedding _tokens;
+    [ComponentName(Name = "pos_emb")] private Embedding _positions;
+    [ComponentName(Name = "emb_norm")] private nn.Module<Tensor, Tensor>? _embeddingNorm;
+    [ComponentName(Name = "blocks")] private ModuleList<TransformerBlock> _blocks;
+    [ComponentName(Name = "final_norm")] private nn.Module<Tensor, Tensor> _finalNorm;
+    [ComponentName(Name = "head")] private Linear _head;
+
+    public CharTransformer(TransformerConfig config) : base(nameof(CharTransformer))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(config.Depth);
+        Config = config;
+        _tokens = nn.Embedding(config.Vocabulary, config.Width);
+        _positions = nn.Embedding(config.Context, config.Width);
+        if (config.Placement == NormPlacement.PeriLN && config.EmbeddingNorm)
+            _embeddingNorm = NormFactory.Create(config.Norm, config.Width, new NormOptions { Depth = 1, Groups = config.Heads });
+        _blocks = nn.ModuleList(Enumerable.Range(0, config.Depth).Select(i => new TransformerBlock(config, i)).ToArray());
+        _finalNorm = NormFactory.Create(config.Norm, config.Width, new NormOptions { Depth = 1, Groups = config.Heads });
+        _head = nn.Linear(config.Width, config.Vocabulary);
+        using (no_grad())
+        {
+            _tokens.weight!.normal_(0, config.InitStd);
+            _positions.weight!.normal_(0, config.InitStd);
+            _head.weight!.normal_(0, config.InitStd);
+            _head.bias!.zero_();
+        }
+        RegisterComponents();
+    }
+
+    public TransformerConfig Config { get; }
+    public IReadOnlyList<TransformerBlock> Blocks => _blocks.ToList();
+
+    /// <summary>Blocks to skip (identity) in forward: single-layer removal probes set this.</summary>
+    public ISet<int> RemovedBlocks { get; } = new HashSet<int>();
+
+    /// <summary>Receives each block's output [B, T, d] during forward (residual-stream probes); null when nobody listens. The tensor lives
+    /// in the forward's dispose scope: a listener that keeps it must copy it out (clone().DetachFromDisposeScope()).</summary>
+    public Action<int, Tensor>? BlockOutput { get; set; }
+
+    /// <summary>Parameters outside the embeddings (Kaplan's N).</summary>
+    public long NonEmbeddingParameters =>
+        named_parameters().Where(p => !p.name.StartsWith("tok_emb", StringComparison.Ordinal) && !p.name.StartsWith("pos_emb", StringComparison.Ordinal))
+            .Sum(p => p.parameter.numel());
+
+    /// <summary>Logits [B, T, vocabulary] for token ids [B, T].</summary>
+    public override Tensor forward(Tensor tokens)
+    {
+        if (tokens.dim() != 2 || tokens.shape[1] > Config.Context)
+            throw new ArgumentException($"CharTransformer: expected token ids [B, T] with T ≤ {Config.Context}, got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        using var scope = NewDisposeScope();
+        var positions = arange(tokens.shape[1], dtype: ScalarType.Int64, device: tokens.device);
+        var x = _tokens.forward(tokens) + _positions.forward(positions);
+        if (_embeddingNorm is not null)
+            x = _embeddingNorm.forward(x);
+        for (var i = 0; i < _blocks.Count; i++)
+        {
+            if (RemovedBlocks.Contains(i))
+                continue;
+            x = _blocks[i].forward(x);
+            BlockOutput?.Invoke(i, x);
+        }
+        return _head.forward(_finalNorm.forward(x)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Linear layers for the models: plain (N(0, σ²) weights, zero bias) or σReparam.</summary>
+internal static class Layers
+{
+    public static nn.Module<Tensor, Tensor> Linear(long input, long output, TransformerConfig config)
+    {
+        if (config.SigmaReparam)
+            return new SigmaReparamLinear(input, output, initStd: config.InitStd);
+        var linear = nn.Linear(input, output);
+        using (no_grad())
+        {
+            linear.weight!.normal_(0, config.InitStd);
+            linear.bias!.zero_();
+        }
+        return linear;
+    }
+}
