@@ -23,11 +23,8 @@ internal static class TensorFormatter
 
     public static void Register()
     {
-        if (Interlocked.Exchange(ref _registered, 1) == 1)
-            return;
-        AppDomain.CurrentDomain.AssemblyLoad += (_, e) => TryRegister(e.LoadedAssembly);
-        foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
-            TryRegister(assembly);
+        if (Interlocked.Exchange(ref _registered, 1) == 0)
+            AssemblyWatch.ForEachLoaded(TryRegister);
     }
 
     private static void TryRegister(Assembly assembly)
