@@ -39,11 +39,16 @@ public enum NormPlacement
 /// <param name="MlpRatio">Hidden width of the MLP over the residual width.</param>
 /// <param name="InitStd">Standard deviation of the N(0, σ²) init of linear and embedding weights (GPT-2: 0.02).</param>
 /// <param name="SigmaReparam">Use σReparam linear layers (Zhai et al. 2023) in attention and MLP.</param>
+/// <param name="NormEps">ε for every norm, when not the norm's paper default.</param>
 public sealed record TransformerConfig(
     int Vocabulary, int Width = 128, int Depth = 4, int Heads = 4, int Context = 128, string Norm = "layernorm",
     NormPlacement Placement = NormPlacement.PreLN, double MixFraction = 0.25, bool EmbeddingNorm = true, int MlpRatio = 4,
-    double InitStd = 0.02, bool SigmaReparam = false)
+    double InitStd = 0.02, bool SigmaReparam = false, double? NormEps = null)
 {
+    /// <summary>The options every norm of the model is built with.</summary>
+    internal NormOptions NormOptions(int depth) =>
+        new() { Layout = NormLayout.ChannelsLast, Depth = depth, Groups = Heads, Eps = NormEps };
+
     /// <summary>Placement of block <paramref name="index"/> (0-based) once Mix-LN is resolved.</summary>
     public NormPlacement PlacementOf(int index) => Placement switch
     {
@@ -109,7 +114,7 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     public TransformerBlock(TransformerConfig config, int index) : base(nameof(TransformerBlock))
     {
         (Index, Placement) = (index, config.PlacementOf(index));
-        var options = new NormOptions { Layout = NormLayout.ChannelsLast, Depth = index + 1, Groups = config.Heads };
+        var options = config.NormOptions(index + 1);
         nn.Module<Tensor, Tensor> Norm() => Placement == NormPlacement.LayerNormScaling
             ? new LayerNormScaling(NormFactory.Create(config.Norm, config.Width, options), index + 1)
             : NormFactory.Create(config.Norm, config.Width, options);
@@ -189,9 +194,9 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
         _tokens = nn.Embedding(config.Vocabulary, config.Width);
         _positions = nn.Embedding(config.Context, config.Width);
         if (config.Placement == NormPlacement.PeriLN && config.EmbeddingNorm)
-            _embeddingNorm = NormFactory.Create(config.Norm, config.Width, new NormOptions { Depth = 1, Groups = config.Heads });
+            _embeddingNorm = NormFactory.Create(config.Norm, config.Width, config.NormOptions(1));
         _blocks = nn.ModuleList(Enumerable.Range(0, config.Depth).Select(i => new TransformerBlock(config, i)).ToArray());
-        _finalNorm = NormFactory.Create(config.Norm, config.Width, new NormOptions { Depth = 1, Groups = config.Heads });
+        _finalNorm = NormFactory.Create(config.Norm, config.Width, config.NormOptions(1));
         _head = nn.Linear(config.Width, config.Vocabulary);
         using (no_grad())
         {
