@@ -224,7 +224,25 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
             .Sum(p => p.parameter.numel());
 
     /// <summary>Logits [B, T, vocabulary] for token ids [B, T].</summary>
-    public override Tensor forward(Tensor tokens)
+    public override Tensor forward(Tensor tokens) => Run(tokens, null);
+
+    /// <summary>
+    /// The residual stream of a forward pass: the embedding output h₀ followed by each block's output h₁ … h_L (a removed block
+    /// repeats its input), each [B, T, d]. Call it under no_grad and in eval mode for probes; the tensors belong to the caller.
+    /// </summary>
+    public IReadOnlyList<Tensor> HiddenStates(Tensor tokens)
+    {
+        var states = new List<Tensor>(Config.Depth + 1);
+        using (var scope = NewDisposeScope())
+        {
+            Run(tokens, states);
+            foreach (var state in states.Distinct())
+                state.MoveToOuterDisposeScope();
+        }
+        return states;
+    }
+
+    private Tensor Run(Tensor tokens, List<Tensor>? states)
     {
         if (tokens.dim() != 2 || tokens.shape[1] > Config.Context)
             throw new ArgumentException($"CharTransformer: expected token ids [B, T] with T ≤ {Config.Context}, got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
@@ -233,13 +251,18 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
         var x = _tokens.forward(tokens) + _positions.forward(positions);
         if (_embeddingNorm is not null)
             x = _embeddingNorm.forward(x);
+        states?.Add(x);
         for (var i = 0; i < _blocks.Count; i++)
         {
-            if (RemovedBlocks.Contains(i))
-                continue;
-            x = _blocks[i].forward(x);
-            BlockOutput?.Invoke(i, x);
+            if (!RemovedBlocks.Contains(i))
+            {
+                x = _blocks[i].forward(x);
+                BlockOutput?.Invoke(i, x);
+            }
+            states?.Add(x);
         }
+        foreach (var state in states?.Distinct() ?? [])
+            state.MoveToOuterDisposeScope();
         return _head.forward(_finalNorm.forward(x)).MoveToOuterDisposeScope();
     }
 }

@@ -41,7 +41,7 @@ public sealed class LanguageModelTrainerTests
         Assert.Equal(60, result.Steps.Count);
         Assert.True(result.Steps[^1].Loss < 0.6 * result.Steps[0].Loss, $"loss {result.Steps[0].Loss:F3} → {result.Steps[^1].Loss:F3}");
         Assert.NotNull(result.FinalValidationLoss);
-        Assert.True(result.TokensPerSecond > 0);
+        Assert.True(result.Throughput > 0 && result.ThroughputUnit == "tokens");
     }
 
     [Fact]

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Data;
+using NormNotebooks.Models;
+using NormNotebooks.Norms;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Training;
+
+/// <summary>Residual-stream statistics of one forward pass, for layers 0 (embedding output) … L (last block's output).</summary>
+/// <param name="MeanSquare">E[x_ℓ²] over batch, positions and channels.</param>
+/// <param name="Variance">Var(x_ℓ) over batch, positions and channels (biased).</param>
+/// <param name="MaxAbs">max |x_ℓ|.</param>
+/// <param name="AngularDistance">For ℓ = 0 … L−1: arccos(cos(x_ℓ, x_{ℓ+1}))/π on the last token, averaged over the batch: how much block ℓ+1 turns its input.</param>
+public sealed record ResidualStreamStats(double[] MeanSquare, double[] Variance, double[] MaxAbs, double[] AngularDistance);
+
+/// <summary>Batch-statistics fluctuation of one norm layer (PowerNorm's figure): distance of this batch's statistics to the running ones.</summary>
+/// <param name="Layer">The module's name in the model.</param>
+/// <param name="MeanDistance">(1/d)‖μ_B − μ‖₂ (BatchNorm); 0 for PowerNorm, which has no mean.</param>
+/// <param name="SecondMomentDistance">(1/d)‖σ²_B − σ²‖₂ (BatchNorm) or (1/d)‖ψ²_B − ψ²‖₂ (PowerNorm).</param>
+public sealed record BatchStatisticsFluctuation(string Layer, double MeanDistance, double SecondMomentDistance);
+
+/// <summary>
+/// Measurements that read a model without changing its math: per-block gradient norms, residual-stream statistics and angular
+/// distances, single-block removal, attention entropy, batch-statistics fluctuation, effective learning rates of scale-invariant weights.
+/// </summary>
+public static class Probes
+{
+    /// <summary>Per block: the Frobenius norm of the gradient over the block's matrices (weights with ≥ 2 dimensions), √Σ‖∂L/∂W‖².</summary>
+    public static double[] BlockGradientNorms(CharTransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var scope = NewDisposeScope();
+        return model.Blocks.Select(block =>
+        {
+            var squares = block.parameters().Where(p => p.dim() >= 2 && p.grad is not null).Select(p => p.grad!.square().sum().ToDouble());
+            return Math.Sqrt(squares.Sum());
+        }).ToArray();
+    }
+
+    /// <summary>Residual-stream statistics of <paramref name="model"/> on <paramref name="tokens"/>, in evaluation mode and without gradients
+    /// (running statistics are neither used for training nor updated).</summary>
+    public static ResidualStreamStats ResidualStream(CharTransformer model, Tensor tokens)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            var states = model.HiddenStates(tokens).Select(s => s.to(float64)).ToList();
+            var meanSquare = states.Select(s => s.square().mean().ToDouble()).ToArray();
+            var variance = states.Select(s => (s - s.mean()).square().mean().ToDouble()).ToArray();
+            var maxAbs = states.Select(s => s.abs().max().ToDouble()).ToArray();
+            var last = states.Select(s => s[.., -1, ..]).ToList();
+            var angular = Enumerable.Range(0, states.Count - 1).Select(l => AngularDistance(last[l], last[l + 1])).ToArray();
+            return new ResidualStreamStats(meanSquare, variance, maxAbs, angular);
+        }
+        finally
+        {
+            if (wasTraining)
+                model.train();
+        }
+    }
+
+    /// <summary>arccos(cos(a_i, b_i))/π averaged over rows: 0 for equal directions, ½ for orthogonal, 1 for opposite.</summary>
+    public static double AngularDistance(Tensor a, Tensor b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        using var scope = NewDisposeScope();
+        var (x, y) = (a.to(float64).reshape(-1, a.shape[^1]), b.to(float64).reshape(-1, b.shape[^1]));
+        var cosine = (x * y).sum(1) / (x.norm(1) * y.norm(1)).clamp_min(1e-300);
+        return (cosine.clamp(-1, 1).acos() / Math.PI).mean().ToDouble();
+    }
+
+    /// <summary>ΔL(ℓ) = L(model without block ℓ) − L(model) in validation loss, for every block (evaluation mode).</summary>
+    public static double[] LayerRemovalDeltas(CharTransformer model, CharDataset data, TrainingConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var device = model.parameters().First().device;
+        var full = LanguageModelTrainer.Evaluate(model, data, config, device);
+        var deltas = new double[model.Config.Depth];
+        for (var l = 0; l < deltas.Length; l++)
+        {
+            model.RemovedBlocks.Add(l);
+            try
+            {
+                deltas[l] = LanguageModelTrainer.Evaluate(model, data, config, device) - full;
+            }
+            finally
+            {
+                model.RemovedBlocks.Remove(l);
+            }
+        }
+        return deltas;
+    }
+
+    /// <summary>
+    /// Attention entropy per block and head [L, heads]: −Σ_j A_ij log A_ij averaged over queries and batch (σReparam's measure; causal
+    /// rows have at most log(i+1) nats). Evaluation mode, no gradients.
+    /// </summary>
+    public static double[,] AttentionEntropy(CharTransformer model, Tensor tokens)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var blocks = model.Blocks;
+        var entropy = new double[blocks.Count, model.Config.Heads];
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var wasTraining = model.training;
+        model.eval();
+        foreach (var block in blocks)
+            block.Attention.RecordAttention = true;
+        try
+        {
+            model.forward(tokens);
+            for (var l = 0; l < blocks.Count; l++)
+            {
+                var a = blocks[l].Attention.LastAttention!.to(float64);                               // [B, h, T, T]
+                var perHead = (-(a * a.clamp_min(1e-300).log()).sum(-1)).mean([0L, 2L]).data<double>().ToArray();
+                for (var h = 0; h < perHead.Length; h++)
+                    entropy[l, h] = perHead[h];
+            }
+        }
+        finally
+        {
+            foreach (var block in blocks)
+                block.Attention.RecordAttention = false;
+            if (wasTraining)
+                model.train();
+        }
+        return entropy;
+    }
+
+    /// <summary>Fluctuation of every <see cref="BatchNorm"/> and <see cref="PowerNorm"/> in <paramref name="model"/> after its last training forward
+    /// (layers that have not run in training mode yet are left out).</summary>
+    public static IReadOnlyList<BatchStatisticsFluctuation> BatchStatistics(nn.Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var scope = NewDisposeScope();
+        var found = new List<BatchStatisticsFluctuation>();
+        foreach (var (name, module) in model.named_modules().Prepend(("", model)))
+        {
+            switch (module)
+            {
+                case BatchNorm { LastBatchStatistics: var (mean, variance) } bn:
+                    found.Add(new BatchStatisticsFluctuation(name, Distance(mean, bn.RunningMean), Distance(variance, bn.RunningVar)));
+                    break;
+                case PowerNorm { LastBatchQuadraticMean: { } phi } pn:
+                    found.Add(new BatchStatisticsFluctuation(name, 0, Distance(phi, pn.RunningPhi)));
+                    break;
+            }
+        }
+        return found;
+
+        static double Distance(Tensor batch, Tensor running) => (batch.to(float64) - running.to(float64)).norm().ToDouble() / batch.numel();
+    }
+
+    /// <summary>
+    /// For every weight with ≥ 2 dimensions: ‖w‖ and the effective learning rate η/‖w‖² of a scale-invariant weight (the rate at which
+    /// its direction moves; van Laarhoven 2017, Hoffer et al. 2018).
+    /// </summary>
+    public static IReadOnlyList<(string Name, double Norm, double EffectiveLearningRate)> EffectiveLearningRates(nn.Module model, double learningRate)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var scope = NewDisposeScope();
+        return model.named_parameters().Where(p => p.parameter.dim() >= 2)
+            .Select(p =>
+            {
+                var norm = p.parameter.detach().norm().ToDouble();
+                return (p.name, norm, learningRate / (norm * norm));
+            }).ToList();
+    }
+}
+
+/// <summary>What a probe sees when the trainer reads it: the model (after the step's backward, before clipping and the update), the
+/// 0-based step and its learning rate.</summary>
+public sealed record ProbeContext(nn.Module Model, int Step, double LearningRate);
+
+/// <summary>A named probe the trainer reads every <see cref="TrainingConfig.ProbeEvery"/> steps; each reading is one or more series of
+/// per-layer values stored in <see cref="TrainingResult.Probes"/>.</summary>
+public sealed class TrainingProbe(string name, Func<ProbeContext, IEnumerable<(string Series, double[] Values)>> read)
+{
+    /// <summary>The probe's name.</summary>
+    public string Name { get; } = name;
+
+    /// <summary>Reads the probe.</summary>
+    public IEnumerable<(string Series, double[] Values)> Read(ProbeContext context) => read(context);
+
+    /// <summary>Series "grad-norm": per-block gradient Frobenius norms of a <see cref="CharTransformer"/>.</summary>
+    public static TrainingProbe BlockGradientNorms() =>
+        new("grad-norm", c => [("grad-norm", Probes.BlockGradientNorms(Transformer(c)))]);
+
+    /// <summary>Series "residual-mean-square", "residual-variance", "residual-max-abs" (layers 0…L) and "angular-distance" (blocks 1…L) on a
+    /// fixed batch of tokens (see <see cref="LanguageModelTrainer.ProbeBatch"/>).</summary>
+    public static TrainingProbe ResidualStream(Tensor tokens) => new("residual", c =>
+    {
+        var stats = Probes.ResidualStream(Transformer(c), tokens);
+        return [("residual-mean-square", stats.MeanSquare), ("residual-variance", stats.Variance), ("residual-max-abs", stats.MaxAbs),
+            ("angular-distance", stats.AngularDistance)];
+    });
+
+    /// <summary>Series "bn-mean-distance" and "bn-second-moment-distance": one value per BatchNorm/PowerNorm layer, in module order.</summary>
+    public static TrainingProbe BatchStatistics() => new("batch-statistics", c =>
+    {
+        var layers = Probes.BatchStatistics(c.Model);
+        return [("bn-mean-distance", layers.Select(l => l.MeanDistance).ToArray()),
+            ("bn-second-moment-distance", layers.Select(l => l.SecondMomentDistance).ToArray())];
+    });
+
+    /// <summary>Series "attention-entropy": per block, the entropy averaged over heads, on a fixed batch of tokens.</summary>
+    public static TrainingProbe AttentionEntropy(Tensor tokens) => new("attention-entropy", c =>
+    {
+        var entropy = Probes.AttentionEntropy(Transformer(c), tokens);
+        var heads = entropy.GetLength(1);
+        return [("attention-entropy", Enumerable.Range(0, entropy.GetLength(0)).Select(l => Enumerable.Range(0, heads).Average(h => entropy[l, h])).ToArray())];
+    });
+
+    /// <summary>Series "weight-norm" and "effective-lr": per matrix or kernel, ‖w‖ and η/‖w‖².</summary>
+    public static TrainingProbe EffectiveLearningRates() => new("effective-lr", c =>
+    {
+        var rates = Probes.EffectiveLearningRates(c.Model, c.LearningRate);
+        return [("weight-norm", rates.Select(r => r.Norm).ToArray()), ("effective-lr", rates.Select(r => r.EffectiveLearningRate).ToArray())];
+    });
+
+    private static CharTransformer Transformer(ProbeContext context) => context.Model as CharTransformer
+        ?? throw new InvalidOperationException($"This probe reads a CharTransformer, not a {context.Model.GetType().Name}.");
+}

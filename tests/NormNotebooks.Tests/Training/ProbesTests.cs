@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Data;
+using NormNotebooks.Models;
+using NormNotebooks.Norms;
+using NormNotebooks.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Tests.Training;
+
+public sealed class ProbesTests
+{
+    private static readonly CharDataset Tiny = new(
+        Enumerable.Range(0, 20).Select(i => string.Concat(Enumerable.Repeat($"a stitch in time saves {i % 3} nine. ", 10))).ToList(),
+        validationEvery: 5);
+
+    private static CharTransformer Model(string norm = "layernorm", NormPlacement placement = NormPlacement.PreLN, int depth = 3)
+    {
+        manual_seed(21);
+        return new CharTransformer(new TransformerConfig(Tiny.VocabularySize, Width: 16, Depth: depth, Heads: 2, Context: 16, Norm: norm, Placement: placement));
+    }
+
+    private static Tensor Tokens() => LanguageModelTrainer.ProbeBatch(Tiny, 4, 16);
+
+    [Fact]
+    public void AngularDistance_IsZeroHalfAndOne_ForEqualOrthogonalAndOppositeVectors()
+    {
+        var x = tensor(new double[] { 1, 2, 3 });
+        Assert.Equal(0, Probes.AngularDistance(x, 2 * x), 7);
+        Assert.Equal(1, Probes.AngularDistance(x, -x), 7);
+        Assert.Equal(0.5, Probes.AngularDistance(x, tensor(new double[] { 3, 0, -1 })), 12);
+    }
+
+    [Fact]
+    public void ResidualStream_MatchesTheHiddenStates_AndARemovedBlockTurnsNothing()
+    {
+        var model = Model();
+        var tokens = Tokens();
+        var states = model.HiddenStates(tokens);
+        Assert.Equal(4, states.Count);
+        var stats = Probes.ResidualStream(model, tokens);
+        for (var l = 0; l < states.Count; l++)
+        {
+            var s = states[l].to(float64);
+            Assert.Equal(s.square().mean().ToDouble(), stats.MeanSquare[l], 10);
+            Assert.Equal(s.square().mean().ToDouble() - Math.Pow(s.mean().ToDouble(), 2), stats.Variance[l], 10);   // one-pass form, exact enough in float64
+        }
+        model.RemovedBlocks.Add(1);
+        Assert.Equal(0, Probes.ResidualStream(model, tokens).AngularDistance[1], 7);
+    }
+
+    [Fact]
+    public void LayerRemoval_OfABlockThatWritesNothing_CostsNothing()
+    {
+        var model = Model();
+        using (no_grad())
+            foreach (var (name, p) in model.named_parameters())
+                if (name.StartsWith("blocks.2.", StringComparison.Ordinal) && (name.Contains("attn.proj") || name.Contains("mlp.proj")))
+                    p.zero_();
+        var deltas = Probes.LayerRemovalDeltas(model, Tiny, new TrainingConfig(1, BatchSize: 4, Context: 16, EvaluationBatches: 2));
+        Assert.Equal(0, deltas[2], 12);
+        Assert.NotEqual(0, deltas[0]);
+        Assert.Empty(model.RemovedBlocks);
+    }
+
+    [Fact]
+    public void AttentionEntropy_OfUniformCausalAttention_IsTheMeanOfLogPositions()
+    {
+        var model = Model();
+        using (no_grad())
+            foreach (var (name, p) in model.named_parameters())
+                if (name.Contains("attn.qkv"))
+                    p.zero_();   // q = k = 0: every causal row is uniform over its i + 1 keys
+        var entropy = Probes.AttentionEntropy(model, Tokens());
+        var expected = Enumerable.Range(1, 16).Average(n => Math.Log(n));
+        Assert.Equal(expected, entropy[0, 0], 6);
+        Assert.Equal(expected, entropy[2, 1], 6);
+    }
+
+    [Fact]
+    public void BlockGradientNorms_SumTheBlocksMatrices()
+    {
+        var model = Model();
+        var (x, y) = Tiny.SampleBatch(Tiny.Train, 4, 16, new Generator(1));
+        nn.functional.cross_entropy(model.forward(x).reshape(-1, Tiny.VocabularySize), y.reshape(-1)).backward();
+        var norms = Probes.BlockGradientNorms(model);
+        var expected = Math.Sqrt(model.named_parameters().Where(p => p.name.StartsWith("blocks.1.", StringComparison.Ordinal) && p.parameter.dim() >= 2)
+            .Sum(p => p.parameter.grad!.square().sum().ToDouble()));
+        Assert.Equal(3, norms.Length);
+        Assert.Equal(expected, norms[1], 9);
+    }
+
+    [Fact]
+    public void BatchStatistics_IsTheScaledDistanceToTheRunningStatistics()
+    {
+        manual_seed(2);
+        var bn = new BatchNorm(8, channelsLast: true);
+        bn.train();
+        bn.forward(randn(64, 8) * 3 + 1);
+        var layer = Assert.Single(Probes.BatchStatistics(bn));
+        var (mean, variance) = bn.LastBatchStatistics!.Value;
+        Assert.Equal((mean - bn.RunningMean).norm().ToDouble() / 8, layer.MeanDistance, 6);
+        Assert.Equal((variance - bn.RunningVar).norm().ToDouble() / 8, layer.SecondMomentDistance, 6);
+        Assert.Empty(Probes.BatchStatistics(new LayerNorm(8)));
+    }
+
+    [Fact]
+    public void Trainer_ReadsProbes_AtTheFirstEveryNthAndLastStep()
+    {
+        var model = Model("batchnorm");
+        var probes = new[] { TrainingProbe.BlockGradientNorms(), TrainingProbe.ResidualStream(Tokens()), TrainingProbe.BatchStatistics(), TrainingProbe.AttentionEntropy(Tokens()) };
+        var config = new TrainingConfig(12, BatchSize: 4, Context: 16, ProbeEvery: 5, EvaluationBatches: 1);
+        var result = LanguageModelTrainer.Train("probed", model, Tiny, config, probes: probes);
+        Assert.Equal([0, 5, 10, 11], result.Probe("grad-norm").Select(s => s.Step));
+        Assert.All(result.Probe("grad-norm"), s => Assert.Equal(3, s.Values.Length));
+        Assert.Equal(4, result.Probe("residual-mean-square")[0].Values.Length);
+        Assert.Equal(3, result.Probe("angular-distance")[0].Values.Length);
+        Assert.Equal(2 * 3 + 1, result.Probe("bn-second-moment-distance")[0].Values.Length);   // two per block and the final norm
+        Assert.Equal(3, result.Probe("attention-entropy")[0].Values.Length);
+        Assert.Throws<KeyNotFoundException>(() => result.Probe("nonsense"));
+        var back = TrainingResult.FromJson(result.ToJson());
+        Assert.Equal(result.Probe("grad-norm")[3].Values, back.Probe("grad-norm")[3].Values);
+    }
+
+    [Fact]
+    public void Probes_ChangeNothing_AboutTheRun()
+    {
+        var probes = new[] { TrainingProbe.BlockGradientNorms(), TrainingProbe.ResidualStream(Tokens()), TrainingProbe.BatchStatistics() };
+        var config = new TrainingConfig(8, BatchSize: 4, Context: 16, EvaluationBatches: 1);
+        var plain = LanguageModelTrainer.Train("plain", Model("batchnorm"), Tiny, config);
+        var probed = LanguageModelTrainer.Train("probed", Model("batchnorm"), Tiny, config with { ProbeEvery = 1 }, probes: probes);
+        Assert.Equal(plain.Steps.Select(s => s.Loss), probed.Steps.Select(s => s.Loss));
+    }
+}
