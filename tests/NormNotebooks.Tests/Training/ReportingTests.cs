@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+using System.Text.Json.Nodes;
+using NormNotebooks.Data;
+using NormNotebooks.Models;
+using NormNotebooks.Plots;
+using NormNotebooks.Reporting;
+using NormNotebooks.Training;
+using Plotly.NET;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Tests.Training;
+
+/// <summary>The grid runner, the claims table and the chart helpers.</summary>
+public sealed class ReportingTests
+{
+    private static readonly CharDataset Tiny = new(
+        Enumerable.Range(0, 10).Select(i => string.Concat(Enumerable.Repeat($"round and round {i % 2} we go. ", 10))).ToList(), validationEvery: 5);
+
+    private static TrainingResult Train(int steps, string name)
+    {
+        manual_seed(5);
+        var model = new CharTransformer(new TransformerConfig(Tiny.VocabularySize, Width: 16, Depth: 1, Heads: 2, Context: 16));
+        return LanguageModelTrainer.Train(name, model, Tiny, new TrainingConfig(steps, BatchSize: 4, Context: 16, EvaluationBatches: 1));
+    }
+
+    [Fact]
+    public void Grid_SavesEachRun_AndResumesWithoutTrainingAgain()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "normnb-grid-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var trained = new List<int>();
+            TrainingResult Run(int steps) { trained.Add(steps); return Train(steps, $"s{steps}"); }
+            var first = Grid.Run([2, 3], s => $"steps={s}", Run, folder);
+            var second = Grid.Run([2, 3, 4], s => $"steps={s}", Run, folder);
+            Assert.Equal([2, 3, 4], trained);
+            Assert.Equal(first[1].Steps, second[1].Steps);
+            Assert.Equal(3, Directory.GetFiles(folder, "*.json").Length);
+            Assert.Throws<ArgumentException>(() => Grid.Run([1], _ => "../escape", Run, folder));
+            Assert.Throws<ArgumentException>(() => Grid.Run([1, 2], _ => "same", Run));
+            File.WriteAllText(Path.Combine(folder, "steps=9.json"), "{ not json");
+            Assert.Contains("steps=9.json", Assert.Throws<InvalidDataException>(() => Grid.Run([9], s => $"steps={s}", Run, folder)).Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Claims_AreJsonForTheRunner_AndExactFailuresThrow()
+    {
+        var claims = new ClaimsTable(quick: true)
+            .Exact("identity holds", true, "max |Δ| = 1e-7")
+            .Statistical("effect appears", false, "Δ = 0.01 ± 0.02", paper: "Δ = 0.5");
+        var json = JsonNode.Parse(claims.ToJson())!.AsArray();
+        Assert.Equal("held", (string)json[0]!["verdict"]!);
+        Assert.Equal("reported", (string)json[1]!["verdict"]!);   // quick mode does not judge statistical claims
+        Assert.Equal("statistical", (string)json[1]!["kind"]!);
+        Assert.Contains("<td>Δ = 0.5</td>", claims.ToHtml());
+        claims.Check();
+        var full = new ClaimsTable(quick: false).Statistical("effect appears", false, "none").Exact("identity", false, "Δ = 1");
+        Assert.Equal(Verdict.NotReproduced, full.Claims[0].Verdict);
+        Assert.Contains("identity (Δ = 1)", Assert.Throws<InvalidOperationException>(full.Check).Message);
+    }
+
+    [Fact]
+    public void Charts_CarryTheirSeriesTitlesAndAxes()
+    {
+        var run = Train(3, "curve");
+        var html = GenericChart.toChartHTML(Charts.TrainingCurves("loss falls", [run], smooth: 2, logX: true));
+        Assert.Contains("loss falls", html);
+        Assert.Contains("\"type\":\"log\"", html);
+        Assert.Contains("curve", html);
+        Assert.Contains("layer", GenericChart.toChartHTML(Charts.PerLayer("profile", [("pre", new[] { 1.0, 2, 3 })], "grad norm", logY: true)));
+        Assert.Contains("heatmap", GenericChart.toChartHTML(Charts.Heatmap("h", [[1.0, 2], [3, 4]], ["a", "b"], ["0", "1"], "layer", "step")));
+        Assert.Contains("bar", GenericChart.toChartHTML(Charts.Bars("b", ["x", "y"], [("s", new[] { 1.0, 2 }, new[] { 0.1, 0.2 })], "v")));
+        Assert.Equal([1, 1.5, 2.5, 3.5], Charts.MovingAverage([1, 2, 3, 4], 2));
+    }
+}
