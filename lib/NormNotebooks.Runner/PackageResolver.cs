@@ -27,11 +27,27 @@ public sealed class PackageResolver
     private readonly List<string> _assemblyPaths = [];
     private readonly DependencyProvider _provider;
     private readonly string _workingDirectory;
+    private readonly string _restoreDirectory;
 
     /// <summary>Creates the session's resolver; its native probe lets P/Invoke find packages' native libraries.</summary>
+    /// <remarks>The dependency manager writes a project per restore. It goes to a private temporary folder, never beside the notebook:
+    /// there it would litter the user's folder and inherit a repository's Directory.Packages.props (central package management rejects
+    /// the versioned references the restore project needs).</remarks>
     public PackageResolver(string workingDirectory)
     {
         _workingDirectory = workingDirectory;
+        _restoreDirectory = Path.Combine(Path.GetTempPath(), "normnb-restore", $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(_restoreDirectory);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(_restoreDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        };
         _provider = new DependencyProvider(
             new AssemblyResolutionProbe(() => _assemblyPaths),
             new NativeResolutionProbe(() => _nativeRoots),
@@ -42,7 +58,7 @@ public sealed class PackageResolver
     /// <exception cref="PackageRestoreException">A version conflict, or the restore failed.</exception>
     public PackageRestore Restore(IReadOnlyList<PackageRequest> packages, IReadOnlyList<string> sources)
     {
-        foreach (var source in sources.Where(s => !_sources.Contains(s)))
+        foreach (var source in sources.Select(Absolute).Where(s => !_sources.Contains(s)))
             _sources.Add(source);
         var added = new List<PackageRequest>();
         foreach (var request in packages)
@@ -60,7 +76,7 @@ public sealed class PackageResolver
         var candidate = _packages.Concat(added).ToList();
 
         var errors = new List<string>();
-        var manager = _provider.TryFindDependencyManagerByKey([], _workingDirectory, null,
+        var manager = _provider.TryFindDependencyManagerByKey([], _restoreDirectory, null,
             new ResolvingErrorReport((_, code, message) => errors.Add($"{code}: {message}")), "nuget")
             ?? throw new PackageRestoreException($"The NuGet dependency manager (FSharp.DependencyManager.Nuget.dll) was not found next to the runner. {string.Join(" ", errors)}");
         var lines = _sources.Select(s => Tuple.Create("i", s))
@@ -85,6 +101,10 @@ public sealed class PackageResolver
         var newReferences = result.Resolutions.Where(path => path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) && _references.Add(path)).ToList();
         return new PackageRestore(_packages.ToList(), newReferences);
     }
+
+    // A relative local source (#i "nuget: ../packages") is relative to the notebook's folder, not to the restore folder.
+    private string Absolute(string source) =>
+        Uri.TryCreate(source, UriKind.Absolute, out _) || Path.IsPathRooted(source) ? source : Path.GetFullPath(Path.Combine(_workingDirectory, source));
 
     // Package folders look like <packages>/<lower-case id>/<version>/; the restore's roots name them.
     private static string? VersionFromRoots(string name, IEnumerable<string> roots)

@@ -54,12 +54,16 @@ internal static partial class StaticChartImage
             var png = Path.Combine(folder.FullName, "chart.png");
             File.WriteAllText(page, $"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><script src=\"file://{_plotlyJs}\"></script></head>" +
                                     $"<style>.modebar-container{{display:none}}</style><body style=\"margin:0;background:white\">{snippet}</body></html>");
-            var start = new ProcessStartInfo(Chromium!) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            var start = new ProcessStartInfo(Chromium!)
+            {
+                RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
+                WorkingDirectory = folder.FullName,   // Chromium leaves an empty Cache folder in its working directory
+            };
             foreach (var arg in new[]
                      {
                          "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                          "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--allow-file-access-from-files",
-                         $"--user-data-dir={Path.Combine(folder.FullName, "profile")}", $"--window-size={width},{height}",
+                         $"--user-data-dir={Path.Combine(folder.FullName, "profile")}", $"--disk-cache-dir={Path.Combine(folder.FullName, "cache")}", $"--window-size={width},{height}",
                          "--virtual-time-budget=10000", $"--screenshot={png}", $"file://{page}",
                      })
                 start.ArgumentList.Add(arg);

@@ -32,6 +32,19 @@ public sealed class RunnerPackagesAndFoldersTests : IDisposable
     }
 
     [Fact]
+    public void NuGetReference_RestoresInsideARepositoryWithCentralPackageManagement_AndLeavesNothingBesideTheNotebook()
+    {
+        // This repository's own notebooks live under a Directory.Packages.props; a restore project written beside them inherited it
+        // and failed with NU1008.
+        _scratch.WriteText("Directory.Packages.props",
+            "<Project><PropertyGroup><ManagePackageVersionsCentrally>true</ManagePackageVersionsCentrally></PropertyGroup></Project>");
+        var path = _scratch.Write("cpm.ipynb", "#r \"nuget: Humanizer.Core, 2.14.1\"\nusing Humanizer;\n\"three\".Length");
+        var (exit, stdout, _) = Run(path);
+        Assert.True(exit == 0, stdout);
+        Assert.Equal([".runs", "cpm.ipynb", "Directory.Packages.props"], Directory.EnumerateFileSystemEntries(_scratch.Folder).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
     public void Parameters_AreInjectedAfterTheParametersCell_InTheOutputCopyOnly()
     {
         var path = _scratch.Write("params.ipynb", "var steps = 10;\nvar name = \"default\";", "Console.WriteLine($\"{steps * 2} {name} {rate}\");");
