@@ -37,6 +37,36 @@ public static class Measure
         return new Timing(name, Quantile(samples, 0.5), Quantile(samples, 0.25), Quantile(samples, 0.75), samples.Count);
     }
 
+    /// <summary>
+    /// Times several actions side by side: after <paramref name="warmup"/> untimed rounds, one run of each in turn per round, until
+    /// <paramref name="budget"/> has passed (at least <paramref name="minRounds"/> rounds). Slow drifts of the machine (frequency, other
+    /// load) then hit every action alike, which matters when the differences sought are a few per cent.
+    /// </summary>
+    public static IReadOnlyList<Timing> Interleaved(IReadOnlyList<(string Name, Action Action)> actions, TimeSpan? budget = null, int warmup = 3, int minRounds = 5)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        if (actions.Count == 0)
+            throw new ArgumentException("Nothing to time.", nameof(actions));
+        for (var i = 0; i < warmup; i++)
+            foreach (var (_, action) in actions)
+                action();
+        var limit = budget ?? TimeSpan.FromSeconds(actions.Count);
+        var samples = actions.Select(_ => new List<double>()).ToList();
+        var total = Stopwatch.StartNew();
+        while (samples[0].Count < minRounds || total.Elapsed < limit)
+            for (var a = 0; a < actions.Count; a++)
+            {
+                var clock = Stopwatch.StartNew();
+                actions[a].Action();
+                samples[a].Add(clock.Elapsed.TotalMilliseconds);
+            }
+        return actions.Select((a, i) =>
+        {
+            samples[i].Sort();
+            return new Timing(a.Name, Quantile(samples[i], 0.5), Quantile(samples[i], 0.25), Quantile(samples[i], 0.75), samples[i].Count);
+        }).ToList();
+    }
+
     private static double Quantile(List<double> sorted, double q)
     {
         var position = q * (sorted.Count - 1);

@@ -40,14 +40,19 @@ public enum NormPlacement
 /// <param name="InitStd">Standard deviation of the N(0, σ²) init of linear and embedding weights (GPT-2: 0.02).</param>
 /// <param name="SigmaReparam">Use σReparam linear layers (Zhai et al. 2023) in attention and MLP.</param>
 /// <param name="NormEps">ε for every norm, when not the norm's paper default.</param>
+/// <param name="CentredWriters">Pre-LN only: the embeddings and every sub-layer's output projection write mean-free vectors (W ← W − mean over
+/// outputs, inside the forward: the paper's LinearZeroMeanOutput). With RMSNorm that keeps gain and bias ("rmsnorm-affine") this model
+/// trains exactly like the Pre-LN LayerNorm model with the same weights (Jiang et al. 2023).</param>
+/// <param name="NormWarmup">Warm-up iterations of the norms that have one (PowerNorm, UN, PRepBN), when not their default; PowerNorm's
+/// reference ties it to the learning-rate warm-up.</param>
 public sealed record TransformerConfig(
     int Vocabulary, int Width = 128, int Depth = 4, int Heads = 4, int Context = 128, string Norm = "layernorm",
     NormPlacement Placement = NormPlacement.PreLN, double MixFraction = 0.25, bool EmbeddingNorm = true, int MlpRatio = 4,
-    double InitStd = 0.02, bool SigmaReparam = false, double? NormEps = null)
+    double InitStd = 0.02, bool SigmaReparam = false, double? NormEps = null, int? NormWarmup = null, bool CentredWriters = false)
 {
     /// <summary>The options every norm of the model is built with.</summary>
     internal NormOptions NormOptions(int depth) =>
-        new() { Layout = NormLayout.ChannelsLast, Depth = depth, Groups = Heads, Eps = NormEps };
+        new() { Layout = NormLayout.ChannelsLast, Depth = depth, Groups = Heads, Eps = NormEps, WarmupIterations = NormWarmup };
 
     /// <summary>Placement of block <paramref name="index"/> (0-based) once Mix-LN is resolved.</summary>
     public NormPlacement PlacementOf(int index) => Placement switch
@@ -69,7 +74,7 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"Heads ({config.Heads}) must divide the width ({config.Width}).", nameof(config));
         (Heads, HeadWidth) = (config.Heads, config.Width / config.Heads);
         _qkv = Layers.Linear(config.Width, 3 * config.Width, config);
-        _proj = Layers.Linear(config.Width, config.Width, config);
+        _proj = Layers.Linear(config.Width, config.Width, config, writer: true);
         RegisterComponents();
     }
 
@@ -82,21 +87,28 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     /// <summary>Keep a copy of the attention weights (for entropy probes).</summary>
     public bool RecordAttention { get; set; }
 
+    /// <summary>Causal multi-head attention of projected q, k, v [B, T, 3·w] → [B, T, w], with the weights [B, heads, T, T].</summary>
+    public static Tensor Attend(Tensor qkv, int heads, out Tensor attention)
+    {
+        var (batch, time, width) = (qkv.shape[0], qkv.shape[1], qkv.shape[2] / 3);
+        var headWidth = width / heads;
+        var split = qkv.view(batch, time, 3, heads, headWidth).permute(2, 0, 3, 1, 4);   // [3, B, h, T, dh]
+        var (q, k, v) = (split[0], split[1], split[2]);
+        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(headWidth);
+        var mask = ones(time, time, dtype: ScalarType.Bool, device: qkv.device).triu(1);
+        attention = scores.masked_fill(mask, double.NegativeInfinity).softmax(-1);
+        return attention.matmul(v).transpose(1, 2).reshape(batch, time, width);
+    }
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var (batch, time, width) = (x.shape[0], x.shape[1], x.shape[2]);
-        var qkv = _qkv.forward(x).view(batch, time, 3, Heads, HeadWidth).permute(2, 0, 3, 1, 4);   // [3, B, h, T, dh]
-        var (q, k, v) = (qkv[0], qkv[1], qkv[2]);
-        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(HeadWidth);
-        var mask = ones(time, time, dtype: ScalarType.Bool, device: x.device).triu(1);
-        var attention = scores.masked_fill(mask, double.NegativeInfinity).softmax(-1);
+        var y = Attend(_qkv.forward(x), Heads, out var attention);
         if (RecordAttention)
         {
             LastAttention?.Dispose();
             LastAttention = attention.detach().clone().DetachFromDisposeScope();
         }
-        var y = attention.matmul(v).transpose(1, 2).reshape(batch, time, width);
         return _proj.forward(y).MoveToOuterDisposeScope();
     }
 }
@@ -122,7 +134,7 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
         _mlp = nn.Sequential(
             ("fc", Layers.Linear(config.Width, config.MlpRatio * config.Width, config)),
             ("act", nn.GELU()),
-            ("proj", Layers.Linear(config.MlpRatio * config.Width, config.Width, config)));
+            ("proj", Layers.Linear(config.MlpRatio * config.Width, config.Width, config, writer: true)));
         _norm1 = Norm();
         _norm2 = Norm();
         if (Placement == NormPlacement.PeriLN)
@@ -190,6 +202,8 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(config.Depth);
+        if (config.CentredWriters && (config.Placement != NormPlacement.PreLN || config.SigmaReparam))
+            throw new ArgumentException($"CentredWriters is the Pre-LN equivalence of Jiang et al.; it needs Pre-LN without σReparam, got {config.Placement}, σReparam {config.SigmaReparam}.", nameof(config));
         Config = config;
         _tokens = nn.Embedding(config.Vocabulary, config.Width);
         _positions = nn.Embedding(config.Context, config.Width);
@@ -249,6 +263,8 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var positions = arange(tokens.shape[1], dtype: ScalarType.Int64, device: tokens.device);
         var x = _tokens.forward(tokens) + _positions.forward(positions);
+        if (Config.CentredWriters)
+            x = x - x.mean([-1L], keepdim: true);   // = centred token row + centred position row
         if (_embeddingNorm is not null)
             x = _embeddingNorm.forward(x);
         states?.Add(x);
@@ -270,10 +286,12 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
 /// <summary>Linear layers for the models: plain (N(0, σ²) weights, zero bias) or σReparam.</summary>
 internal static class Layers
 {
-    public static nn.Module<Tensor, Tensor> Linear(long input, long output, TransformerConfig config)
+    public static nn.Module<Tensor, Tensor> Linear(long input, long output, TransformerConfig config, bool writer = false)
     {
         if (config.SigmaReparam)
             return new SigmaReparamLinear(input, output, initStd: config.InitStd);
+        if (writer && config.CentredWriters)
+            return new ZeroMeanOutputLinear(input, output, config.InitStd);
         var linear = nn.Linear(input, output);
         using (no_grad())
         {
@@ -281,5 +299,32 @@ internal static class Layers
             linear.bias!.zero_();
         }
         return linear;
+    }
+}
+
+/// <summary>A linear layer whose output is mean-free: y = (W − 1·mean₀(W))x + (b − mean(b)), i.e. P·(Wx + b) with P = I − 11ᵀ/d.</summary>
+/// <remarks>Jiang et al. 2023's LinearZeroMeanOutput: the parameters stay W and b (so gradients and optimizer state match a plain linear
+/// layer whose output is only read through LayerNorms); the forward centres them.</remarks>
+public sealed class ZeroMeanOutputLinear : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private Parameter _weight;
+    [ComponentName(Name = "bias")] private Parameter _bias;
+
+    public ZeroMeanOutputLinear(long input, long output, double initStd) : base(nameof(ZeroMeanOutputLinear))
+    {
+        _weight = new Parameter(empty(output, input).normal_(0, initStd));
+        _bias = new Parameter(zeros(output));
+        RegisterComponents();
+    }
+
+    public Parameter Weight => _weight;
+    public Parameter Bias => _bias;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var weight = _weight - _weight.mean([0L], keepdim: true);
+        var bias = _bias - _bias.mean();
+        return nn.functional.linear(x, weight, bias).MoveToOuterDisposeScope();
     }
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Norms;
 using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace NormNotebooks.Models;
@@ -62,5 +64,108 @@ public static class PreRmsNormConversion
         var (weight, bias) = Reparameterize.FoldIntoLinear(source[norm + ".weight"], source[norm + ".bias"], source[linear + ".weight"], source[linear + ".bias"]);
         target[linear + ".weight"].copy_(weight);
         target[linear + ".bias"].copy_(bias);
+    }
+}
+
+/// <summary>
+/// A Pre-CRMSNorm Transformer: the Pre-RMSNorm model of <see cref="PreRmsNormConversion.Convert"/> with its zero-mean residual stream
+/// stored in d − 1 coordinates (Jiang et al. 2023, §3.3). Embeddings and sub-layer outputs write d − 1 coordinates; the linear layers
+/// that read the stream (QKV, MLP input, head) take d − 1 inputs with W′[:, i] = W[:, i] − W[:, d]; every norm is a gain-free
+/// CRMSNorm. Attention and MLP keep their width d and 4d. Computes the same logits as the model it was converted from.
+/// </summary>
+public sealed class PreCrmsTransformer : nn.Module<Tensor, Tensor>
+{
+    private readonly int _heads;
+    [ComponentName(Name = "tok_emb")] private Parameter _tokens;
+    [ComponentName(Name = "pos_emb")] private Parameter _positions;
+    [ComponentName(Name = "weights")] private ParameterDict _weights;
+    [ComponentName(Name = "norm")] private CrmsNorm _norm;
+
+    internal PreCrmsTransformer(TransformerConfig config, IReadOnlyDictionary<string, Tensor> parameters, double eps) : base(nameof(PreCrmsTransformer))
+    {
+        Config = config;
+        _heads = config.Heads;
+        var (dtype, device) = (parameters["tok_emb"].dtype, parameters["tok_emb"].device);
+        _tokens = new Parameter(parameters["tok_emb"]);
+        _positions = new Parameter(parameters["pos_emb"]);
+        _weights = new ParameterDict();
+        foreach (var (name, tensor) in parameters.Where(p => !p.Key.EndsWith("_emb", StringComparison.Ordinal)))
+            _weights.Add((name.Replace('.', '_'), new Parameter(tensor)));
+        _norm = new CrmsNorm(config.Width - 1, eps, dtype: dtype, device: device);
+        RegisterComponents();
+    }
+
+    /// <summary>The configuration of the model it was converted from (residual width d; stored width d − 1).</summary>
+    public TransformerConfig Config { get; }
+
+    private Tensor W(string name) => _weights[name.Replace('.', '_')];
+
+    private Tensor Linear(Tensor x, string name) => nn.functional.linear(x, W(name + ".weight"), W(name + ".bias"));
+
+    /// <summary>Logits [B, T, vocabulary] for token ids [B, T].</summary>
+    public override Tensor forward(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        var time = tokens.shape[1];
+        var x = _tokens.index_select(0, tokens.flatten()).view(tokens.shape[0], time, -1) + _positions.narrow(0, 0, time);
+        for (var i = 0; i < Config.Depth; i++)
+        {
+            var block = $"blocks.{i}.";
+            var h = x + Linear(CausalSelfAttention.Attend(Linear(_norm.forward(x), block + "attn.qkv"), _heads, out _), block + "attn.proj");
+            x = h + Linear(nn.functional.gelu(Linear(_norm.forward(h), block + "mlp.fc")), block + "mlp.proj");
+        }
+        return Linear(_norm.forward(x), "head").MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Pre-RMSNorm → Pre-CRMSNorm (Jiang et al. 2023, §3.3).</summary>
+public static class PreCrmsNormConversion
+{
+    /// <summary>The Pre-CRMSNorm model equivalent to <paramref name="preRms"/>, a model returned by <see cref="PreRmsNormConversion.Convert"/>
+    /// (gain-free RMSNorm on a zero-mean residual stream).</summary>
+    public static PreCrmsTransformer Convert(CharTransformer preRms)
+    {
+        ArgumentNullException.ThrowIfNull(preRms);
+        var config = preRms.Config;
+        if (config.Placement != NormPlacement.PreLN || config.Norm != "rmsnorm" || config.SigmaReparam || config.CentredWriters)
+            throw new ArgumentException($"Pre-CRMSNorm conversion needs the Pre-RMSNorm model of PreRmsNormConversion.Convert; got {config.Placement}, {config.Norm}.", nameof(preRms));
+        var source = preRms.state_dict();
+        var d = config.Width;
+        using var _ = no_grad();
+        var unitGains = source.Where(p => p.Key.Contains("norm", StringComparison.Ordinal)).All(p => p.Value.eq(1).all().ToBoolean());
+        var writers = new[] { "tok_emb.weight", "pos_emb.weight" }.Select(n => source[n].mean([-1L]))
+            .Concat(Enumerable.Range(0, config.Depth).SelectMany(i => new[] { $"blocks.{i}.attn.proj", $"blocks.{i}.mlp.proj" })
+                .SelectMany(n => new[] { source[n + ".weight"].mean([0L]), source[n + ".bias"].mean().reshape(1) }));
+        var worstMean = writers.Max(m => m.abs().max().ToDouble());
+        var scale = source["tok_emb.weight"].abs().max().ToDouble();
+        if (!unitGains || worstMean > 1e-5 * Math.Max(scale, 1e-12))
+            throw new ArgumentException($"Pre-CRMSNorm conversion needs gain-free norms and mean-free writers (PreRmsNormConversion.Convert's output); largest writer mean {worstMean:E1}, unit gains {unitGains}.", nameof(preRms));
+
+        var keep = (long)d - 1;
+        Tensor Rows(Tensor t) => t.narrow(0, 0, keep).clone();                       // writers: drop the last output coordinate
+        Tensor Columns(Tensor t) => (t.narrow(1, 0, keep) - t.narrow(1, keep, 1)).clone();   // readers: W′[:, i] = W[:, i] − W[:, d]
+        var parameters = new Dictionary<string, Tensor>
+        {
+            ["tok_emb"] = source["tok_emb.weight"].narrow(1, 0, keep).clone(),
+            ["pos_emb"] = source["pos_emb.weight"].narrow(1, 0, keep).clone(),
+            ["head.weight"] = Columns(source["head.weight"]),
+            ["head.bias"] = source["head.bias"].clone(),
+        };
+        for (var i = 0; i < config.Depth; i++)
+        {
+            var block = $"blocks.{i}.";
+            foreach (var reader in new[] { "attn.qkv", "mlp.fc" })
+            {
+                parameters[block + reader + ".weight"] = Columns(source[block + reader + ".weight"]);
+                parameters[block + reader + ".bias"] = source[block + reader + ".bias"].clone();
+            }
+            foreach (var writer in new[] { "attn.proj", "mlp.proj" })
+            {
+                parameters[block + writer + ".weight"] = Rows(source[block + writer + ".weight"]);
+                parameters[block + writer + ".bias"] = Rows(source[block + writer + ".bias"]);
+            }
+        }
+        var eps = preRms.modules().OfType<RmsNorm>().First().Eps;
+        return new PreCrmsTransformer(config, parameters, eps);
     }
 }

@@ -21,7 +21,10 @@ namespace NormNotebooks.Norms;
 /// α_b ↦ BackwardMomentum (0.9), ν ↦ the buffer running_nu (init 0).</item>
 /// </list>
 /// Evaluation: y = γ ⊙ x/√(ψ² + ε) + β after the group scaling, a per-feature affine map (see <see cref="FoldedScale"/>).
-/// The gradient of the group scaling itself is autograd's. Used by notebook 13.</remarks>
+/// The gradient of the group scaling itself is autograd's.
+/// <para>PN-V (<c>batchStatisticsOnly</c>, the paper's ablation between BN and PN): training normalises by the batch quadratic mean
+/// ψ²_B with ordinary backpropagation through it (no running statistics in the forward, no approximate backward); the running ψ² is
+/// still kept for evaluation. Used by notebook 13.</para></remarks>
 public sealed class PowerNorm : nn.Module<Tensor, Tensor>
 {
     private const double GroupScalingEps = 1e-5;
@@ -32,7 +35,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "running_nu")] private Tensor _runningNu;
 
     public PowerNorm(long features, long groups = 1, double eps = 1e-5, double forwardMomentum = 0.9, double backwardMomentum = 0.9,
-        long warmupIterations = 1000, Device? device = null, ScalarType? dtype = null) : base(nameof(PowerNorm))
+        long warmupIterations = 1000, Device? device = null, ScalarType? dtype = null, bool batchStatisticsOnly = false) : base(nameof(PowerNorm))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(groups);
@@ -40,6 +43,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
         if (features % groups != 0)
             throw new ArgumentOutOfRangeException(nameof(groups), groups, $"PowerNorm: {groups} groups do not divide {features} features.");
         (Features, Groups, Eps, ForwardMomentum, BackwardMomentum, WarmupIterations) = (features, groups, eps, forwardMomentum, backwardMomentum, warmupIterations);
+        BatchStatisticsOnly = batchStatisticsOnly;
         _weight = new Parameter(ones(features, dtype: dtype, device: device));
         _bias = new Parameter(zeros(features, dtype: dtype, device: device));
         _runningPhi = ones(features, dtype: dtype, device: device);
@@ -48,6 +52,9 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
     }
 
     public long Features { get; }
+
+    /// <summary>PN-V: training uses the batch quadratic mean with plain autograd (see the remarks).</summary>
+    public bool BatchStatisticsOnly { get; }
     public long Groups { get; }
     public double Eps { get; }
     public double ForwardMomentum { get; }
@@ -89,7 +96,9 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
             var batchPhi = flat.detach().square().mean([0L]);                                  // ψ²_B
             var warmup = Iterations <= WarmupIterations;
             var phi = warmup ? batchPhi : _runningPhi.to(flat.dtype).clone();                   // ψ² used by this forward
-            normalised = PowerFunction.apply(flat, phi, batchPhi, _runningNu, Eps, BackwardMomentum);
+            normalised = BatchStatisticsOnly
+                ? flat * rsqrt(flat.square().mean([0L]) + Eps)                                 // PN-V: autograd through ψ²_B
+                : PowerFunction.apply(flat, phi, batchPhi, _runningNu, Eps, BackwardMomentum);
             using (no_grad())
             {
                 var phiBuffer = batchPhi.to(_runningPhi.dtype);
@@ -116,7 +125,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
         PowerFunction.apply(x, phi, batchPhi, nu, eps, backwardMomentum);
 
     public override string ToString() =>
-        $"PowerNorm({Features}, groups={Groups}, eps={Eps:g}, forward_momentum={ForwardMomentum:g}, backward_momentum={BackwardMomentum:g}, warmup={WarmupIterations})";
+        $"PowerNorm({Features}, groups={Groups}, eps={Eps:g}, forward_momentum={ForwardMomentum:g}, backward_momentum={BackwardMomentum:g}, warmup={WarmupIterations}{(BatchStatisticsOnly ? ", PN-V" : "")})";
 
     private sealed record BufferBox(Tensor Buffer);
 

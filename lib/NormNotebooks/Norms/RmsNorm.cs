@@ -11,25 +11,33 @@ namespace NormNotebooks.Norms;
 /// āᵢ = gᵢ·aᵢ/RMS(a), RMS(a) = √(1/n Σ aᵢ² + ε). g ↦ Weight (init 1); no bias (the paper's default).
 /// ε ↦ Eps, inside the root as in the authors' TF/Nematus code (their PyTorch file adds 1e-8 outside; the
 /// invariances do not depend on it); default 1e-8. Invariant to re-scaling, not to re-centring; on a zero-mean
-/// input it equals LayerNorm with the same ε. Used by notebooks 11, 12, 18.</remarks>
+/// input it equals LayerNorm with the same ε. With <c>bias</c> a learned shift β (init 0) follows the gain: that is LayerNorm's
+/// affine map, so a Pre-RMSNorm model with centred writers trains exactly like Pre-LN (notebook 12). Used by notebooks 11, 12, 18.</remarks>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "weight")] private Parameter? _weight;
+    [ComponentName(Name = "bias")] private Parameter? _bias;
 
-    public RmsNorm(long features, double eps = 1e-8, bool affine = true, Device? device = null, ScalarType? dtype = null) : base(nameof(RmsNorm))
+    public RmsNorm(long features, double eps = 1e-8, bool affine = true, Device? device = null, ScalarType? dtype = null, bool bias = false) : base(nameof(RmsNorm))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
         ArgumentOutOfRangeException.ThrowIfNegative(eps);
-        (Features, Eps, Affine) = (features, eps, affine);
+        if (bias && !affine)
+            throw new ArgumentException("RmsNorm: a bias needs the affine gain (affine: true).", nameof(bias));
+        (Features, Eps, Affine, HasBias) = (features, eps, affine, bias);
         if (affine)
             _weight = new Parameter(ones(features, dtype: dtype, device: device));
+        if (bias)
+            _bias = new Parameter(zeros(features, dtype: dtype, device: device));
         RegisterComponents();
     }
 
     public long Features { get; }
     public double Eps { get; }
     public bool Affine { get; }
+    public bool HasBias { get; }
     public Parameter? Weight => _weight;
+    public Parameter? Bias => _bias;
 
     public override Tensor forward(Tensor x)
     {
@@ -39,10 +47,12 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         var y = input * rsqrt(input.square().mean([-1L], keepdim: true) + Eps);   // Eq. (4): a / RMS(a)
         if (Affine)
             y = y * _weight!;
+        if (HasBias)
+            y = y + _bias!;
         return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 
-    public override string ToString() => $"RmsNorm({Features}, eps={Eps:g}, affine={Affine})";
+    public override string ToString() => $"RmsNorm({Features}, eps={Eps:g}, affine={Affine}{(HasBias ? ", bias" : "")})";
 }
 
 /// <summary>Partial RMSNorm: the RMS is estimated from the first k = ⌊n·p⌋ features only, then all n are scaled by it.</summary>

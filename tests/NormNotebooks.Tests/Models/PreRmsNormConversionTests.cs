@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Models;
+using NormNotebooks.Training;
 using NormNotebooks.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -52,5 +53,42 @@ public sealed class PreRmsNormConversionTests
     {
         var post = new CharTransformer(new TransformerConfig(13, Width: 16, Depth: 1, Heads: 2, Context: 8, Placement: NormPlacement.PostLN));
         Assert.Contains("needs a Pre-LN LayerNorm model", Assert.Throws<ArgumentException>(() => PreRmsNormConversion.Convert(post)).Message);
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float64, 1e-10)]
+    [InlineData(ScalarType.Float32, 1e-4)]
+    public void CompressedModel_GivesTheSameLogits_WithAResidualStreamOneNarrower(ScalarType dtype, double tolerance)
+    {
+        using var scope = NewDisposeScope();
+        var preRms = PreRmsNormConversion.Convert(PreLnWithTrainedLookingNorms(dtype));
+        var compressed = PreCrmsNormConversion.Convert(preRms);
+        var tokens = randint(0, 13, [4, 16], dtype: ScalarType.Int64, generator: new Generator(3));
+        Tolerances.AssertClose(preRms.forward(tokens), compressed.forward(tokens), tolerance, tolerance, what: "Pre-CRMSNorm logits vs Pre-RMSNorm");
+        Assert.Equal([13L, 31L], compressed.named_parameters().Single(p => p.name == "tok_emb").parameter.shape);
+        Assert.Contains("mean-free writers", Assert.Throws<ArgumentException>(() => PreCrmsNormConversion.Convert(
+            new CharTransformer(new TransformerConfig(13, Width: 32, Depth: 1, Heads: 4, Context: 16, Norm: "rmsnorm")))).Message);
+    }
+
+    [Fact]
+    public void PreRmsNormWithCentredWriters_TrainsExactlyLikePreLn()
+    {
+        // Same parameters, same gradients: LN(x) = RMSNorm(Px) and every read of the stream goes through a norm, so the loss curves coincide.
+        var data = new NormNotebooks.Data.CharDataset(Enumerable.Range(0, 10).Select(i => string.Concat(Enumerable.Repeat($"abc {i} def ", 30))).ToList(), validationEvery: 5);
+        manual_seed(4);
+        var init = new CharTransformer(new TransformerConfig(data.VocabularySize, Width: 16, Depth: 2, Heads: 2, Context: 16)).state_dict();
+        TrainingResult Train(TransformerConfig config)
+        {
+            var model = new CharTransformer(config);
+            model.load_state_dict(init);   // the same initial weights under the same names
+            model.to(ScalarType.Float64);
+            return LanguageModelTrainer.Train("eq", model, data, new TrainingConfig(20, BatchSize: 4, Context: 16, LearningRate: 3e-3, WarmupSteps: 2, EvaluationBatches: 1));
+        }
+        var config = new TransformerConfig(data.VocabularySize, Width: 16, Depth: 2, Heads: 2, Context: 16);
+        var preLn = Train(config);
+        var preRms = Train(config with { Norm = "rmsnorm-affine", CentredWriters = true });
+        var worst = preLn.Steps.Zip(preRms.Steps, (a, b) => Math.Abs(a.Loss - b.Loss)).Max();
+        Assert.True(worst < 1e-9, $"largest per-step loss difference {worst:E2}");
+        Assert.Throws<ArgumentException>(() => new CharTransformer(config with { Placement = NormPlacement.PostLN, CentredWriters = true }));
     }
 }

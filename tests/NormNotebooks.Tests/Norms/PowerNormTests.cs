@@ -121,4 +121,21 @@ public sealed class PowerNormTests
         Assert.NotNull(norm.Weight.grad);
         Assert.True(norm.RunningNu.abs().sum().item<float>() > 0, "the backward pass updates ν");
     }
+
+    [Fact]
+    public void PnV_NormalisesByTheBatchQuadraticMean_WithPlainBackprop_AndKeepsRunningStatisticsForEvaluation()
+    {
+        using var scope = NewDisposeScope();
+        var norm = (PowerNorm)NormFactory.Create("powernorm-v", 4, new NormOptions { Dtype = ScalarType.Float64, WarmupIterations = 0 });
+        Assert.True(norm.BatchStatisticsOnly);
+        var x = Inputs.Random([6, 4], ScalarType.Float64, seed: 31, mean: 1, scale: 2);
+        var scaled = GroupScaled(x);
+        var expected = scaled / (scaled.square().mean([0L]) + Eps).sqrt();
+        Tolerances.AssertClose(expected, norm.forward(x), Tolerances.Float64, what: "PN-V training forward");
+        Tolerances.AssertClose(0.9 * ones(4, dtype: ScalarType.Float64) + 0.1 * scaled.square().mean([0L]), norm.RunningPhi, Tolerances.Float64, what: "running ψ²");
+        GradCheck.Input(norm.forward, Inputs.Random([5, 4], ScalarType.Float64, seed: 32));   // autograd through ψ²_B, no approximate rule
+        norm.eval();
+        var y = Inputs.Random([3, 4], ScalarType.Float64, seed: 33);
+        Tolerances.AssertClose(GroupScaled(y) / (norm.RunningPhi + Eps).sqrt(), norm.forward(y), Tolerances.Float64, what: "evaluation uses the running ψ²");
+    }
 }

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Bench;
+
+namespace NormNotebooks.Tests.Bench;
+
+/// <summary>The timing harness's bookkeeping (never its timings: speed targets live in benchmarks).</summary>
+public sealed class MeasureTests
+{
+    [Fact]
+    public void Interleaved_RunsEveryActionOncePerRound_AfterTheWarmup()
+    {
+        var calls = new List<string>();
+        var timings = Measure.Interleaved([("a", () => calls.Add("a")), ("b", () => calls.Add("b"))], TimeSpan.Zero, warmup: 2, minRounds: 4);
+        Assert.Equal(["a", "b"], timings.Select(t => t.Name));
+        Assert.All(timings, t => Assert.Equal(4, t.Runs));
+        Assert.Equal(Enumerable.Repeat(new[] { "a", "b" }, 6).SelectMany(x => x), calls);
+        Assert.All(timings, t => Assert.True(t.Q1Ms <= t.MedianMs && t.MedianMs <= t.Q3Ms));
+        Assert.Throws<ArgumentException>(() => Measure.Interleaved([]));
+    }
+
+    [Fact]
+    public void Run_KeepsGoingUntilTheMinimumRuns()
+    {
+        var count = 0;
+        var timing = Measure.Run("count", () => count++, TimeSpan.Zero, warmup: 1, minRuns: 7);
+        Assert.Equal(7, timing.Runs);
+        Assert.Equal(8, count);
+    }
+}
