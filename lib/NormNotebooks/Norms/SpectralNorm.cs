@@ -36,7 +36,10 @@ internal static class PowerIteration
                 }
             }
         }
-        return u.dot(matrix.mv(v)).MoveToOuterDisposeScope();   // σ = uᵀ W v, u and v constants
+        // σ = uᵀ W v with u, v constants. The graph keeps copies: a second forward before backward (a GAN discriminator sees real and
+        // generated batches) updates the buffers in place, which would invalidate the saved ones, as PyTorch's spectral_norm also avoids.
+        var (uc, vc) = update ? (u.clone(), v.clone()) : (u, v);
+        return uc.dot(matrix.mv(vc)).MoveToOuterDisposeScope();
     }
 }
 

@@ -14,6 +14,11 @@ namespace NormNotebooks.Training;
 /// <param name="AngularDistance">For ℓ = 0 … L−1: arccos(cos(x_ℓ, x_{ℓ+1}))/π on the last token, averaged over the batch: how much block ℓ+1 turns its input.</param>
 public sealed record ResidualStreamStats(double[] MeanSquare, double[] Variance, double[] MaxAbs, double[] AngularDistance);
 
+/// <summary>Signal-propagation statistics per residual block (Brock, De &amp; Smith 2021, Fig. 1).</summary>
+/// <param name="ChannelSquaredMean">Per block: the average over channels of the squared channel mean (over batch and positions).</param>
+/// <param name="ChannelVariance">Per block: the average over channels of the channel variance (over batch and positions).</param>
+public sealed record SignalPropagation(double[] ChannelSquaredMean, double[] ChannelVariance);
+
 /// <summary>Batch-statistics fluctuation of one norm layer (PowerNorm's figure): distance of this batch's statistics to the running ones.</summary>
 /// <param name="Layer">The module's name in the model.</param>
 /// <param name="MeanDistance">(1/d)‖μ_B − μ‖₂ (BatchNorm); 0 for PowerNorm, which has no mean.</param>
@@ -73,6 +78,37 @@ public static class Probes
         var (x, y) = (a.to(float64).reshape(-1, a.shape[^1]), b.to(float64).reshape(-1, b.shape[^1]));
         var cosine = (x * y).sum(1) / (x.norm(1) * y.norm(1)).clamp_min(1e-300);
         return (cosine.clamp(-1, 1).acos() / Math.PI).mean().ToDouble();
+    }
+
+    /// <summary>
+    /// Signal-propagation plot data of a residual network on <paramref name="images"/>, without gradients, in the model's current mode
+    /// (training mode shows what the optimizer sees at initialisation but updates BatchNorm running statistics; evaluation mode does not).
+    /// </summary>
+    public static SignalPropagation SignalPropagation<TModel>(TModel model, Tensor images) where TModel : nn.Module<Tensor, Tensor>, IResidualNetwork
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var squaredMean = new double[model.BlockCount];
+        var variance = new double[model.BlockCount];
+        var previous = model.BlockOutput;
+        model.BlockOutput = (i, h) =>
+        {
+            using var s = NewDisposeScope();
+            var x = h.to(float64);
+            var channelMean = x.mean([0L, 2L, 3L]);
+            squaredMean[i] = channelMean.square().mean().ToDouble();
+            variance[i] = (x - channelMean.view(1, -1, 1, 1)).square().mean([0L, 2L, 3L]).mean().ToDouble();
+        };
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            model.forward(images);
+        }
+        finally
+        {
+            model.BlockOutput = previous;
+        }
+        return new SignalPropagation(squaredMean, variance);
     }
 
     /// <summary>ΔL(ℓ) = L(model without block ℓ) − L(model) in validation loss, for every block (evaluation mode).</summary>

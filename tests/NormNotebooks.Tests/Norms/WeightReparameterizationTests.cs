@@ -153,4 +153,16 @@ public sealed class WeightReparameterizationTests
         new WeightStandardizedLinear(6, 4).forward(x).sum().backward();
         new ScaledWSConv2d(2, 3, 3, padding: 1).forward(Inputs.Random([1, 2, 4, 4])).sum().backward();
     }
+
+    [Fact]
+    public void SpectralNorm_AllowsTwoForwardsBeforeOneBackward()
+    {
+        // A GAN discriminator scores a real and a generated batch, then backpropagates once; each training forward updates u and v.
+        using var scope = NewDisposeScope();
+        manual_seed(6);
+        var layer = SpectralNorm.Linear(4, 3);
+        var loss = layer.forward(randn(5, 4)).sum() + layer.forward(randn(5, 4)).sum();
+        loss.backward();
+        Assert.NotNull(layer.parameters().First().grad);
+    }
 }

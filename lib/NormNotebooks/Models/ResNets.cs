@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Norms;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Models;
+
+/// <summary>A residual network whose blocks' outputs can be observed (signal-propagation probes).</summary>
+public interface IResidualNetwork
+{
+    /// <summary>Number of residual blocks.</summary>
+    int BlockCount { get; }
+
+    /// <summary>Receives each residual block's output [N, C, H, W] during forward; the tensor lives in the forward's dispose scope.</summary>
+    Action<int, Tensor>? BlockOutput { get; set; }
+}
+
+/// <summary>
+/// A small ResNet for 28×28 single-channel images: a 3×3 stem, stages of basic blocks (conv–norm–act–conv–norm plus shortcut, then
+/// the activation; He et al. 2016), stride 2 at the first block of every stage after the first, global average pooling and a linear
+/// head. The norm comes from <see cref="NormFactory"/> by name ("none" removes them); <c>weightStandardization</c> swaps every
+/// convolution for <see cref="WeightStandardizedConv2d"/>.
+/// </summary>
+public sealed class SmallResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
+{
+    [ComponentName(Name = "stem")] private Sequential _stem;
+    [ComponentName(Name = "blocks")] private ModuleList<BasicBlock> _blocks;
+    [ComponentName(Name = "head")] private Linear _head;
+
+    public SmallResNet(int classes = 10, string norm = "batchnorm", string activation = "relu", bool weightStandardization = false,
+        int[]? widths = null, int blocksPerStage = 2) : base(nameof(SmallResNet))
+    {
+        widths ??= [16, 32, 64];
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blocksPerStage);
+        var options = new NormOptions { Layout = NormLayout.ChannelsFirst };
+        nn.Module<Tensor, Tensor> Conv(long i, long o, long k, long s) => weightStandardization
+            ? new WeightStandardizedConv2d(i, o, k, stride: s, padding: k / 2, bias: norm == "none")
+            : nn.Conv2d(i, o, k, stride: s, padding: k / 2, bias: norm == "none");
+        nn.Module<Tensor, Tensor> Norm(long c) => NormFactory.Create(norm, c, options);
+        _stem = nn.Sequential(("conv", Conv(1, widths[0], 3, 1)), ("norm", Norm(widths[0])), ("act", Activations.Create(activation)));
+        var blocks = new List<BasicBlock>();
+        long previous = widths[0];
+        for (var stage = 0; stage < widths.Length; stage++)
+            for (var b = 0; b < blocksPerStage; b++)
+            {
+                var stride = stage > 0 && b == 0 ? 2 : 1;
+                blocks.Add(new BasicBlock(previous, widths[stage], stride, Conv, Norm, activation));
+                previous = widths[stage];
+            }
+        _blocks = nn.ModuleList(blocks.ToArray());
+        _head = nn.Linear(previous, classes);
+        RegisterComponents();
+    }
+
+    public int BlockCount => _blocks.Count;
+    public Action<int, Tensor>? BlockOutput { get; set; }
+
+    /// <summary>Logits [N, classes] for images [N, 1, H, W].</summary>
+    public override Tensor forward(Tensor x)
+    {
+        VisionInput.Require(x, nameof(SmallResNet));
+        using var scope = NewDisposeScope();
+        var h = _stem.forward(x);
+        for (var i = 0; i < _blocks.Count; i++)
+        {
+            h = _blocks[i].forward(h);
+            BlockOutput?.Invoke(i, h);
+        }
+        return _head.forward(h.mean([2L, 3L])).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>conv–norm–act–conv–norm, plus the identity or a 1×1 projection (with norm) when the shape changes, then the activation.</summary>
+    public sealed class BasicBlock : nn.Module<Tensor, Tensor>
+    {
+        [ComponentName(Name = "body")] private Sequential _body;
+        [ComponentName(Name = "shortcut")] private Sequential? _shortcut;
+        [ComponentName(Name = "act")] private nn.Module<Tensor, Tensor> _activation;
+
+        internal BasicBlock(long input, long output, long stride, Func<long, long, long, long, nn.Module<Tensor, Tensor>> conv,
+            Func<long, nn.Module<Tensor, Tensor>> norm, string activation) : base(nameof(BasicBlock))
+        {
+            _body = nn.Sequential(("conv1", conv(input, output, 3, stride)), ("norm1", norm(output)), ("act1", Activations.Create(activation)),
+                ("conv2", conv(output, output, 3, 1)), ("norm2", norm(output)));
+            if (stride != 1 || input != output)
+                _shortcut = nn.Sequential(("conv", conv(input, output, 1, stride)), ("norm", norm(output)));
+            _activation = Activations.Create(activation);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            var shortcut = _shortcut is null ? x : _shortcut.forward(x);
+            return _activation.forward(_body.forward(x) + shortcut).MoveToOuterDisposeScope();
+        }
+    }
+}
+
+/// <summary>
+/// A normalizer-free ResNet (Brock, De &amp; Smith, "Characterizing signal propagation to close the performance gap in unnormalized
+/// ResNets", ICLR 2021, arXiv:2101.08692): no norm layers; <see cref="ScaledWSConv2d"/> convolutions; pre-activation residual blocks
+/// h_{i+1} = h_i + α·f_i(h_i/β_i) where β_i = √Var(h_i) is the analytically expected standard deviation of the block's input
+/// (Var grows by α² per block and resets to 1 + α² after a transition block, whose shortcut is a 1×1 convolution of h_i/β_i), and
+/// activations scaled by their γ (<see cref="ActivationGains"/>) so each keeps unit variance on unit-variance input.
+/// </summary>
+public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
+{
+    [ComponentName(Name = "stem")] private ScaledWSConv2d _stem;
+    [ComponentName(Name = "blocks")] private ModuleList<NfBlock> _blocks;
+    [ComponentName(Name = "head")] private Linear _head;
+
+    public NfResNet(int classes = 10, double alpha = 0.2, int[]? widths = null, int blocksPerStage = 2) : base(nameof(NfResNet))
+    {
+        widths ??= [16, 32, 64];
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blocksPerStage);
+        Alpha = alpha;
+        _stem = new ScaledWSConv2d(1, widths[0], 3, padding: 1);
+        var blocks = new List<NfBlock>();
+        long previous = widths[0];
+        var expectedVariance = 1.0;
+        for (var stage = 0; stage < widths.Length; stage++)
+            for (var b = 0; b < blocksPerStage; b++)
+            {
+                var stride = stage > 0 && b == 0 ? 2 : 1;
+                var transition = stride != 1 || previous != widths[stage];
+                blocks.Add(new NfBlock(previous, widths[stage], stride, alpha, Math.Sqrt(expectedVariance), transition));
+                expectedVariance = transition ? 1 + alpha * alpha : expectedVariance + alpha * alpha;
+                previous = widths[stage];
+            }
+        _blocks = nn.ModuleList(blocks.ToArray());
+        _head = nn.Linear(previous, classes);
+        RegisterComponents();
+    }
+
+    /// <summary>α, the residual branch's scale.</summary>
+    public double Alpha { get; }
+
+    /// <summary>β_i of every block: the expected standard deviation of its input.</summary>
+    public IReadOnlyList<double> Betas => _blocks.Select(b => b.Beta).ToList();
+
+    public int BlockCount => _blocks.Count;
+    public Action<int, Tensor>? BlockOutput { get; set; }
+
+    /// <summary>Logits [N, classes] for images [N, 1, H, W].</summary>
+    public override Tensor forward(Tensor x)
+    {
+        VisionInput.Require(x, nameof(NfResNet));
+        using var scope = NewDisposeScope();
+        var h = _stem.forward(x);
+        for (var i = 0; i < _blocks.Count; i++)
+        {
+            h = _blocks[i].forward(h);
+            BlockOutput?.Invoke(i, h);
+        }
+        return _head.forward(nn.functional.relu(h).mean([2L, 3L]) * ActivationGains.Relu).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>h + α·conv(γ·relu(conv(γ·relu(h/β)))), the shortcut a 1×1 convolution of γ·relu(h/β) at transitions.</summary>
+    public sealed class NfBlock : nn.Module<Tensor, Tensor>
+    {
+        [ComponentName(Name = "conv1")] private ScaledWSConv2d _conv1;
+        [ComponentName(Name = "conv2")] private ScaledWSConv2d _conv2;
+        [ComponentName(Name = "shortcut")] private ScaledWSConv2d? _shortcut;
+
+        internal NfBlock(long input, long output, long stride, double alpha, double beta, bool transition) : base(nameof(NfBlock))
+        {
+            (Alpha, Beta) = (alpha, beta);
+            _conv1 = new ScaledWSConv2d(input, output, 3, stride, 1);
+            _conv2 = new ScaledWSConv2d(output, output, 3, 1, 1);
+            if (transition)
+                _shortcut = new ScaledWSConv2d(input, output, 1, stride);
+            RegisterComponents();
+        }
+
+        public double Alpha { get; }
+        public double Beta { get; }
+
+        public override Tensor forward(Tensor h)
+        {
+            using var scope = NewDisposeScope();
+            var pre = nn.functional.relu(h / Beta) * ActivationGains.Relu;
+            var shortcut = _shortcut is null ? h : _shortcut.forward(pre);
+            var branch = _conv2.forward(nn.functional.relu(_conv1.forward(pre)) * ActivationGains.Relu);
+            return (shortcut + Alpha * branch).MoveToOuterDisposeScope();
+        }
+    }
+}
+
+internal static class VisionInput
+{
+    public static void Require(Tensor x, string model)
+    {
+        if (x.dim() != 4 || x.shape[1] != 1)
+            throw new ArgumentException($"{model}: expected images [N, 1, H, W], got [{string.Join(", ", x.shape)}].", nameof(x));
+    }
+}
