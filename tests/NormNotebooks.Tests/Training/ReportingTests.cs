@@ -77,4 +77,23 @@ public sealed class ReportingTests
         Assert.Contains("bar", GenericChart.toChartHTML(Charts.Bars("b", ["x", "y"], [("s", new[] { 1.0, 2 }, new[] { 0.1, 0.2 })], "v")));
         Assert.Equal([1, 1.5, 2.5, 3.5], Charts.MovingAverage([1, 2, 3, 4], 2));
     }
+
+    [Fact]
+    public void ConsoleProgress_WritesALineEveryTenPercent_OrRewritesOneLine()
+    {
+        static TrainingProgress At(int step) => new(step, 50, 2.5, null, 1000, "tokens", TimeSpan.FromSeconds(50 - step), "run");
+        var log = new StringWriter();
+        var report = ConsoleProgress.Create(log, inPlace: false);
+        for (var step = 1; step <= 50; step++)
+            report(At(step));
+        var lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(11, lines.Length);   // 0%, 10%, …, 100%
+        Assert.StartsWith("run [####################] step 50/50  loss 2.500", lines[^1]);
+        var terminal = new StringWriter();
+        var inPlace = ConsoleProgress.Create(terminal, inPlace: true);
+        inPlace(At(1));
+        inPlace(At(50));
+        Assert.Equal(2, terminal.ToString().Count(c => c == '\r'));
+        Assert.EndsWith(Environment.NewLine, terminal.ToString());
+    }
 }

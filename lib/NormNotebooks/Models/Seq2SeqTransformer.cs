@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Norms;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Models;
+
+/// <summary>Everything that defines a <see cref="Seq2SeqTransformer"/>.</summary>
+/// <param name="Vocabulary">Shared source/target vocabulary.</param>
+/// <param name="Width">Model width d.</param>
+/// <param name="EncoderDepth">Encoder blocks.</param>
+/// <param name="DecoderDepth">Decoder blocks.</param>
+/// <param name="Heads">Attention heads.</param>
+/// <param name="Context">Longest source or target sequence.</param>
+/// <param name="Norm">A <see cref="NormFactory"/> name for every norm.</param>
+/// <param name="PostLN">Post-LN blocks (Vaswani et al.) instead of Pre-LN.</param>
+/// <param name="MlpRatio">MLP hidden width over d.</param>
+/// <param name="InitStd">σ of the N(0, σ²) init of linear and embedding weights.</param>
+public sealed record Seq2SeqConfig(int Vocabulary, int Width = 64, int EncoderDepth = 2, int DecoderDepth = 2, int Heads = 4, int Context = 32,
+    string Norm = "layernorm", bool PostLN = false, int MlpRatio = 4, double InitStd = 0.02);
+
+/// <summary>
+/// A small encoder-decoder Transformer (Vaswani et al. 2017) for synthetic translation: encoder blocks with bidirectional
+/// self-attention, decoder blocks with causal self-attention and cross-attention to the encoder output, learned positions, Pre-LN
+/// (default, with final norms) or Post-LN, any norm by name.
+/// </summary>
+public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor, Tensor>
+{
+    [ComponentName(Name = "src_emb")] private Embedding _sourceTokens;
+    [ComponentName(Name = "tgt_emb")] private Embedding _targetTokens;
+    [ComponentName(Name = "pos_emb")] private Embedding _positions;
+    [ComponentName(Name = "encoder")] private ModuleList<Seq2SeqBlock> _encoder;
+    [ComponentName(Name = "decoder")] private ModuleList<Seq2SeqBlock> _decoder;
+    [ComponentName(Name = "encoder_norm")] private nn.Module<Tensor, Tensor> _encoderNorm;
+    [ComponentName(Name = "decoder_norm")] private nn.Module<Tensor, Tensor> _decoderNorm;
+    [ComponentName(Name = "head")] private Linear _head;
+
+    public Seq2SeqTransformer(Seq2SeqConfig config) : base(nameof(Seq2SeqTransformer))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.Width % config.Heads != 0)
+            throw new ArgumentException($"Heads ({config.Heads}) must divide the width ({config.Width}).", nameof(config));
+        Config = config;
+        var options = new NormOptions { Layout = NormLayout.ChannelsLast, Groups = config.Heads };
+        _sourceTokens = nn.Embedding(config.Vocabulary, config.Width);
+        _targetTokens = nn.Embedding(config.Vocabulary, config.Width);
+        _positions = nn.Embedding(config.Context, config.Width);
+        _encoder = nn.ModuleList(Enumerable.Range(0, config.EncoderDepth).Select(_ => new Seq2SeqBlock(config, options, decoder: false)).ToArray());
+        _decoder = nn.ModuleList(Enumerable.Range(0, config.DecoderDepth).Select(_ => new Seq2SeqBlock(config, options, decoder: true)).ToArray());
+        _encoderNorm = config.PostLN ? nn.Identity() : NormFactory.Create(config.Norm, config.Width, options);
+        _decoderNorm = config.PostLN ? nn.Identity() : NormFactory.Create(config.Norm, config.Width, options);
+        _head = nn.Linear(config.Width, config.Vocabulary);
+        using (no_grad())
+        {
+            foreach (var e in new[] { _sourceTokens, _targetTokens, _positions })
+                e.weight!.normal_(0, config.InitStd);
+            _head.weight!.normal_(0, config.InitStd);
+            _head.bias!.zero_();
+        }
+        RegisterComponents();
+    }
+
+    public Seq2SeqConfig Config { get; }
+
+    /// <summary>Logits [B, T, vocabulary] for source ids [B, S] and decoder input ids [B, T] (teacher forcing).</summary>
+    public override Tensor forward(Tensor source, Tensor target)
+    {
+        if (source.dim() != 2 || target.dim() != 2 || source.shape[1] > Config.Context || target.shape[1] > Config.Context)
+            throw new ArgumentException($"Seq2SeqTransformer: expected ids [B, S] and [B, T] with S, T ≤ {Config.Context}, got [{string.Join(", ", source.shape)}] and [{string.Join(", ", target.shape)}].");
+        using var scope = NewDisposeScope();
+        var memory = Embed(_sourceTokens, source);
+        foreach (var block in _encoder)
+            memory = block.Run(memory, null);
+        memory = _encoderNorm.forward(memory);
+        var x = Embed(_targetTokens, target);
+        foreach (var block in _decoder)
+            x = block.Run(x, memory);
+        return _head.forward(_decoderNorm.forward(x)).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Embed(Embedding tokens, Tensor ids) =>
+        tokens.forward(ids) + _positions.forward(arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device));
+
+    /// <summary>Multi-head attention of queries from x to keys and values from memory (x itself for self-attention).</summary>
+    public static Tensor Attend(Tensor q, Tensor k, Tensor v, int heads, bool causal)
+    {
+        var (batch, tq, width) = (q.shape[0], q.shape[1], q.shape[2]);
+        var tk = k.shape[1];
+        var dh = width / heads;
+        Tensor Split(Tensor t, long time) => t.view(batch, time, heads, dh).transpose(1, 2);   // [B, h, T, dh]
+        var scores = Split(q, tq).matmul(Split(k, tk).transpose(-2, -1)) / Math.Sqrt(dh);
+        if (causal)
+            scores = scores.masked_fill(ones(tq, tk, dtype: ScalarType.Bool, device: q.device).triu(1), double.NegativeInfinity);
+        return scores.softmax(-1).matmul(Split(v, tk)).transpose(1, 2).reshape(batch, tq, width);
+    }
+
+    /// <summary>An encoder block (self-attention, MLP) or a decoder block (causal self-attention, cross-attention, MLP).</summary>
+    public sealed class Seq2SeqBlock : nn.Module
+    {
+        private readonly int _heads;
+        private readonly bool _postLn;
+        [ComponentName(Name = "self_qkv")] private Linear _selfQkv;
+        [ComponentName(Name = "self_proj")] private Linear _selfProj;
+        [ComponentName(Name = "cross_q")] private Linear? _crossQ;
+        [ComponentName(Name = "cross_kv")] private Linear? _crossKv;
+        [ComponentName(Name = "cross_proj")] private Linear? _crossProj;
+        [ComponentName(Name = "mlp")] private Sequential _mlp;
+        [ComponentName(Name = "norms")] private ModuleList<nn.Module<Tensor, Tensor>> _norms;
+
+        internal Seq2SeqBlock(Seq2SeqConfig config, NormOptions options, bool decoder) : base(nameof(Seq2SeqBlock))
+        {
+            (_heads, _postLn, IsDecoder) = (config.Heads, config.PostLN, decoder);
+            Linear L(long i, long o)
+            {
+                var l = nn.Linear(i, o);
+                using (no_grad())
+                {
+                    l.weight!.normal_(0, config.InitStd);
+                    l.bias!.zero_();
+                }
+                return l;
+            }
+            var d = config.Width;
+            _selfQkv = L(d, 3 * d);
+            _selfProj = L(d, d);
+            if (decoder)
+            {
+                _crossQ = L(d, d);
+                _crossKv = L(d, 2 * d);
+                _crossProj = L(d, d);
+            }
+            _mlp = nn.Sequential(("fc", L(d, config.MlpRatio * d)), ("act", nn.GELU()), ("proj", L(config.MlpRatio * d, d)));
+            _norms = nn.ModuleList(Enumerable.Range(0, decoder ? 3 : 2).Select(_ => NormFactory.Create(config.Norm, d, options)).ToArray());
+            RegisterComponents();
+        }
+
+        public bool IsDecoder { get; }
+
+        internal Tensor Run(Tensor x, Tensor? memory)
+        {
+            using var scope = NewDisposeScope();
+            var sublayers = new List<Func<Tensor, Tensor>>
+            {
+                h =>
+                {
+                    var qkv = _selfQkv.forward(h).chunk(3, -1);
+                    return _selfProj.forward(Attend(qkv[0], qkv[1], qkv[2], _heads, causal: IsDecoder));
+                },
+            };
+            if (IsDecoder)
+                sublayers.Add(h =>
+                {
+                    var kv = _crossKv!.forward(memory!).chunk(2, -1);
+                    return _crossProj!.forward(Attend(_crossQ!.forward(h), kv[0], kv[1], _heads, causal: false));
+                });
+            sublayers.Add(h => _mlp.forward(h));
+            for (var i = 0; i < sublayers.Count; i++)
+                x = _postLn ? _norms[i].forward(x + sublayers[i](x)) : x + sublayers[i](_norms[i].forward(x));
+            return x.MoveToOuterDisposeScope();
+        }
+    }
+}
