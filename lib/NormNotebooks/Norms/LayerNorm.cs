@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using NormNotebooks.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -39,6 +40,8 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireLastAxis(x, Features, nameof(LayerNorm));
+        if (FusedNorms.Enabled && FusedNorms.Applies(x, _weight, _bias))
+            return FusedNorms.LayerNorm(x, _weight, _bias, Eps);   // CPU float32 fast path, same math
         using var scope = NewDisposeScope();
         var input = NormInput.Upcast(x);
         var (centred, variance) = NormInput.CentreAndVariance(input, [-1L]);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using NormNotebooks.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -42,6 +43,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireLastAxis(x, Features, nameof(RmsNorm));
+        if (FusedNorms.Enabled && FusedNorms.Applies(x, _weight, _bias))
+            return HasBias ? FusedNorms.RmsNorm(x, _weight, Eps) + _bias! : FusedNorms.RmsNorm(x, _weight, Eps);   // CPU float32 fast path
         using var scope = NewDisposeScope();
         var input = NormInput.Upcast(x);
         var y = input * rsqrt(input.square().mean([-1L], keepdim: true) + Eps);   // Eq. (4): a / RMS(a)

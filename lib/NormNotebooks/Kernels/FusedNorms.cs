@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Kernels;
+
+/// <summary>
+/// LayerNorm and RMSNorm on tensors through <see cref="NormKernels"/>, with autograd: the norm modules call these on CPU for contiguous
+/// float32 inputs (the fast path) and fall back to libtorch ops elsewhere (CUDA, float64, non-contiguous). Set the environment variable
+/// <c>NORMNB_FUSED=0</c>, or <see cref="Enabled"/> to false, to compare against the composed ops.
+/// </summary>
+public static unsafe class FusedNorms
+{
+    /// <summary>Whether the norm modules use the fused kernels where they can (default: on unless NORMNB_FUSED=0).</summary>
+    public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("NORMNB_FUSED") != "0";
+
+    /// <summary>Whether the kernels apply to <paramref name="x"/> (and the parameters): contiguous float32 on the CPU.</summary>
+    public static bool Applies(Tensor x, params Tensor?[] parameters) =>
+        TensorMemory.IsKernelReady(x) && x.dim() >= 1 && x.shape[^1] > 0 && parameters.All(p => p is null || TensorMemory.IsKernelReady(p));
+
+    /// <summary>LayerNorm over the last axis with optional gain and bias.</summary>
+    public static Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, double eps)
+    {
+        Require(x, gamma, beta);
+        if (NeedsGrad(x, gamma, beta))
+            return LayerNormFunction.apply(x, gamma!, beta!, eps, gamma is not null, beta is not null);
+        return LayerNormForward(x, gamma, beta, eps).Y;
+    }
+
+    /// <summary>RMSNorm over the last axis with an optional gain.</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor? gamma, double eps)
+    {
+        Require(x, gamma);
+        if (NeedsGrad(x, gamma))
+            return RmsNormFunction.apply(x, gamma!, eps, gamma is not null);
+        return RmsNormForward(x, gamma, eps).Y;
+    }
+
+    internal static (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor? gamma, Tensor? beta, double eps)
+    {
+        var n = (int)x.shape[^1];
+        var rows = x.numel() / n;
+        var y = empty_like(x);
+        var mean = empty(rows, dtype: ScalarType.Float32);
+        var rstd = empty(rows, dtype: ScalarType.Float32);
+        NormKernels.LayerNormForward(TensorMemory.Float32(x), gamma is null ? null : TensorMemory.Float32(gamma), beta is null ? null : TensorMemory.Float32(beta),
+            TensorMemory.Float32(y), TensorMemory.Float32(mean), TensorMemory.Float32(rstd), rows, n, (float)eps);
+        return (y, mean, rstd);
+    }
+
+    internal static (Tensor Y, Tensor Rrms) RmsNormForward(Tensor x, Tensor? gamma, double eps)
+    {
+        var n = (int)x.shape[^1];
+        var rows = x.numel() / n;
+        var y = empty_like(x);
+        var rrms = empty(rows, dtype: ScalarType.Float32);
+        NormKernels.RmsNormForward(TensorMemory.Float32(x), gamma is null ? null : TensorMemory.Float32(gamma), TensorMemory.Float32(y), TensorMemory.Float32(rrms), rows, n, (float)eps);
+        return (y, rrms);
+    }
+
+    private static bool NeedsGrad(params Tensor?[] tensors) => is_grad_enabled() && tensors.Any(t => t is not null && t.requires_grad);
+
+    private static void Require(Tensor x, params Tensor?[] parameters)
+    {
+        if (!Applies(x, parameters))
+            throw new ArgumentException($"Fused norms need contiguous float32 CPU tensors; got x {x.dtype} on {x.device_type}, contiguous {x.is_contiguous()}.", nameof(x));
+        foreach (var p in parameters)
+            if (p is not null && (p.dim() != 1 || p.shape[0] != x.shape[^1]))
+                throw new ArgumentException($"Fused norms: a gain or bias must have shape [{x.shape[^1]}], got [{string.Join(", ", p.shape)}].", nameof(parameters));
+    }
+
+    private static Tensor Contiguous(Tensor t) => t.is_contiguous() ? t : t.contiguous();
+
+    private sealed class LayerNormFunction : autograd.SingleTensorFunction<LayerNormFunction>
+    {
+        public override string Name => "FusedLayerNorm";
+
+        // vars: x, γ (or null), β (or null), ε, has γ, has β.
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var (x, gamma, beta) = ((Tensor)vars[0], vars[4] is true ? (Tensor)vars[1] : null, vars[5] is true ? (Tensor)vars[2] : null);
+            var (y, mean, rstd) = LayerNormForward(x.detach(), gamma?.detach(), beta?.detach(), (double)vars[3]);
+            ctx.save_for_backward(gamma is null ? [x.detach(), mean, rstd] : [x.detach(), mean, rstd, gamma.detach()]);
+            ctx.save_data("beta", beta is not null);
+            return y;
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            var saved = ctx.get_saved_variables();
+            var (x, mean, rstd) = (saved[0], saved[1], saved[2]);
+            var gamma = saved.Count > 3 ? saved[3] : null;
+            var hasBeta = (bool)ctx.get_data("beta");
+            var dy = Contiguous(gradOutput);
+            var n = (int)x.shape[^1];
+            var dx = empty_like(x);
+            var dgamma = gamma is null ? null : empty(n, dtype: ScalarType.Float32);
+            var dbeta = hasBeta ? empty(n, dtype: ScalarType.Float32) : null;
+            NormKernels.LayerNormBackward(TensorMemory.Float32(dy), TensorMemory.Float32(x), gamma is null ? null : TensorMemory.Float32(gamma),
+                TensorMemory.Float32(mean), TensorMemory.Float32(rstd), TensorMemory.Float32(dx), dgamma is null ? null : TensorMemory.Float32(dgamma),
+                dbeta is null ? null : TensorMemory.Float32(dbeta), x.numel() / n, n);
+            return [dx, dgamma!, dbeta!, null!, null!, null!];
+        }
+    }
+
+    private sealed class RmsNormFunction : autograd.SingleTensorFunction<RmsNormFunction>
+    {
+        public override string Name => "FusedRmsNorm";
+
+        // vars: x, γ (or null), ε, has γ.
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var (x, gamma) = ((Tensor)vars[0], vars[3] is true ? (Tensor)vars[1] : null);
+            var (y, rrms) = RmsNormForward(x.detach(), gamma?.detach(), (double)vars[2]);
+            ctx.save_for_backward(gamma is null ? [x.detach(), rrms] : [x.detach(), rrms, gamma.detach()]);
+            return y;
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            var saved = ctx.get_saved_variables();
+            var (x, rrms) = (saved[0], saved[1]);
+            var gamma = saved.Count > 2 ? saved[2] : null;
+            var dy = Contiguous(gradOutput);
+            var n = (int)x.shape[^1];
+            var dx = empty_like(x);
+            var dgamma = gamma is null ? null : empty(n, dtype: ScalarType.Float32);
+            NormKernels.RmsNormBackward(TensorMemory.Float32(dy), TensorMemory.Float32(x), gamma is null ? null : TensorMemory.Float32(gamma),
+                TensorMemory.Float32(rrms), TensorMemory.Float32(dx), dgamma is null ? null : TensorMemory.Float32(dgamma), x.numel() / n, n);
+            return [dx, dgamma!, null!, null!];
+        }
+    }
+}

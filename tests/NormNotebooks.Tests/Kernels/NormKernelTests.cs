@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Kernels;
+using NormNotebooks.Norms;
+using NormNotebooks.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormNotebooks.Tests.Kernels;
+
+/// <summary>The fused C# norm kernels against float64 references computed with libtorch ops, on sizes with vector tails.</summary>
+public sealed class NormKernelTests
+{
+    private static (Tensor X, Tensor Gamma, Tensor Beta, Tensor Upstream) Inputs(long rows, long n, long seed)
+    {
+        var g = new Generator((ulong)seed);
+        return (randn([rows, n], generator: g) * 2 + 0.5, 1 + 0.3 * randn([n], generator: g), 0.3 * randn([n], generator: g), randn([rows, n], generator: g));
+    }
+
+    private static void Close(Tensor expected, Tensor actual, string what, double tolerance = 1e-5) =>
+        Tolerances.AssertClose(expected.to(float64), actual.to(float64), tolerance, tolerance, what: what);
+
+    [Theory]
+    [InlineData(37, 1)]
+    [InlineData(37, 7)]
+    [InlineData(5, 13)]
+    [InlineData(9, 129)]
+    [InlineData(3, 1000)]
+    public void LayerNorm_ForwardAndBackward_MatchTheReference(long rows, long n)
+    {
+        using var scope = NewDisposeScope();
+        var (x, gamma, beta, upstream) = Inputs(rows, n, seed: n);
+        // Reference in float64 through libtorch's autograd.
+        var (x64, g64, b64) = (x.to(float64).requires_grad_(), gamma.to(float64).requires_grad_(), beta.to(float64).requires_grad_());
+        var reference = nn.functional.layer_norm(x64, [n], g64, b64, 1e-5);
+        reference.backward([upstream.to(float64)]);
+        var (xf, gf, bf) = (x.clone().requires_grad_(), gamma.clone().requires_grad_(), beta.clone().requires_grad_());
+        var fused = FusedNorms.LayerNorm(xf, gf, bf, 1e-5);
+        fused.backward([upstream]);
+        Close(reference, fused, "forward");
+        Close(x64.grad!, xf.grad!, "dx");
+        Close(g64.grad!, gf.grad!, "dγ", 1e-4);
+        Close(b64.grad!, bf.grad!, "dβ", 1e-4);
+    }
+
+    [Theory]
+    [InlineData(37, 7)]
+    [InlineData(9, 129)]
+    [InlineData(3, 1000)]
+    public void RmsNorm_ForwardAndBackward_MatchTheReference(long rows, long n)
+    {
+        using var scope = NewDisposeScope();
+        var (x, gamma, _, upstream) = Inputs(rows, n, seed: 100 + n);
+        var (x64, g64) = (x.to(float64).requires_grad_(), gamma.to(float64).requires_grad_());
+        var reference = x64 * rsqrt(x64.square().mean([-1L], keepdim: true) + 1e-6) * g64;
+        reference.backward([upstream.to(float64)]);
+        var (xf, gf) = (x.clone().requires_grad_(), gamma.clone().requires_grad_());
+        var fused = FusedNorms.RmsNorm(xf, gf, 1e-6);
+        fused.backward([upstream]);
+        Close(reference, fused, "forward");
+        Close(x64.grad!, xf.grad!, "dx");
+        Close(g64.grad!, gf.grad!, "dγ", 1e-4);
+    }
+
+    [Fact]
+    public void WithoutGains_AndWithoutGradients_TheKernelsStillMatch()
+    {
+        using var scope = NewDisposeScope();
+        var (x, _, _, upstream) = Inputs(11, 33, seed: 3);
+        Close(nn.functional.layer_norm(x.to(float64), [33], eps: 1e-5), FusedNorms.LayerNorm(x, null, null, 1e-5), "LayerNorm, no affine, no grad");
+        var xf = x.clone().requires_grad_();
+        FusedNorms.RmsNorm(xf, null, 1e-6).backward([upstream]);
+        var x64 = x.to(float64).requires_grad_();
+        (x64 * rsqrt(x64.square().mean([-1L], keepdim: true) + 1e-6)).backward([upstream.to(float64)]);
+        Close(x64.grad!, xf.grad!, "RMSNorm dx without gain");
+    }
+
+    [Fact]
+    public void NonContiguousOrFloat64Inputs_AreRejectedByTheKernel_AndTheModulesFallBack()
+    {
+        using var scope = NewDisposeScope();
+        var x = randn(16, 24).t();   // [24, 16], not contiguous
+        Assert.False(FusedNorms.Applies(x));
+        Assert.Contains("contiguous float32 CPU", Assert.Throws<ArgumentException>(() => FusedNorms.LayerNorm(x, null, null, 1e-5)).Message);
+        var module = new LayerNorm(16);
+        Close(nn.functional.layer_norm(x.contiguous().to(float64), [16], eps: 1e-5), module.forward(x), "module on a transposed input");
+        Assert.False(FusedNorms.Applies(randn(4, 4, dtype: float64)));
+        Assert.Contains("shape [8]", Assert.Throws<ArgumentException>(() => FusedNorms.RmsNorm(randn(3, 8), ones(7), 1e-6)).Message);
+    }
+
+    [Fact]
+    public void ThreadCount_ChangesNothingInTheForward()
+    {
+        using var scope = NewDisposeScope();
+        var (x, gamma, beta, _) = Inputs(64, 96, seed: 9);
+        var before = NormKernels.Threads;
+        try
+        {
+            NormKernels.Threads = 1;
+            var one = FusedNorms.LayerNorm(x, gamma, beta, 1e-5);
+            NormKernels.Threads = 4;
+            Assert.True(one.allclose(FusedNorms.LayerNorm(x, gamma, beta, 1e-5), rtol: 0, atol: 0));
+        }
+        finally
+        {
+            NormKernels.Threads = before;
+        }
+    }
+
+    [Fact]
+    public void Modules_GiveTheSameResultsFusedAndComposed()
+    {
+        using var scope = NewDisposeScope();
+        var (x, _, _, upstream) = Inputs(20, 48, seed: 12);
+        foreach (var name in new[] { "layernorm", "rmsnorm", "rmsnorm-affine" })
+        {
+            manual_seed(1);
+            var fusedModule = NormFactory.Create(name, 48);
+            manual_seed(1);
+            var composedModule = NormFactory.Create(name, 48);
+            var xf = x.clone().requires_grad_();
+            var fused = fusedModule.forward(xf);
+            fused.backward([upstream]);
+            var xc = x.clone().requires_grad_();
+            FusedNorms.Enabled = false;
+            try
+            {
+                var composed = composedModule.forward(xc);
+                composed.backward([upstream]);
+                Close(composed, fused, name + " forward");
+            }
+            finally
+            {
+                FusedNorms.Enabled = true;
+            }
+            Close(xc.grad!, xf.grad!, name + " dx");
+            Close(composedModule.parameters().First().grad!, fusedModule.parameters().First().grad!, name + " dγ", 1e-4);
+        }
+    }
+}
