@@ -1,49 +1,67 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
-using System.Text.Json;
 using NormNotebooks.Bench;
+using NormNotebooks.Kernels;
 using NormNotebooks.Runtime;
 
 namespace NormNotebooks.Cli;
 
-/// <summary><c>normnb bench</c>: micro-benchmarks with every figure also a ratio to a baseline measured in the same run.</summary>
+/// <summary><c>normnb bench</c>: the kernel suites, every figure also a ratio to a baseline measured in the same run.</summary>
 internal static class BenchCommand
 {
     public static Command Create()
     {
-        var suite = new Option<string>("--suite") { Description = "Which suite: norms.", DefaultValueFactory = _ => "norms" };
-        var rows = new Option<long>("--rows") { Description = "Rows of the [rows, features] input (tokens).", DefaultValueFactory = _ => 2048 };
-        var features = new Option<long>("--features") { Description = "Features (model width).", DefaultValueFactory = _ => 128 };
-        var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads (default: libtorch's)." };
-        var seconds = new Option<double>("--seconds") { Description = "Time budget per case.", DefaultValueFactory = _ => 0.5 };
-        var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
-        var command = new Command("bench", "Time the norm layers' forward and forward+backward against libtorch's LayerNorm in the same run.")
+        var suite = new Option<string>("--suite") { Description = "norms, softmax, int8 or all.", DefaultValueFactory = _ => "all" };
+        var size = new Option<long>("--size") { Description = "N for the [N, N] norm and softmax inputs and the N×N int8 product.", DefaultValueFactory = _ => 4096 };
+        var threads = new Option<int?>("--threads") { Description = "Threads for libtorch and our kernels (default: libtorch's)." };
+        var seconds = new Option<double>("--seconds") { Description = "Time budget per timed case.", DefaultValueFactory = _ => 1.0 };
+        var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file." };
+        var noPyTorch = new Option<bool>("--no-pytorch") { Description = "Skip the PyTorch (python3-torch) peer even when installed." };
+        var command = new Command("bench", "Time the fused norm, softmax and int8 kernels next to libtorch (and PyTorch when installed).")
         {
-            suite, rows, features, threads, seconds, json,
+            suite, size, threads, seconds, json, noPyTorch,
         };
         command.SetAction(parse =>
         {
-            if (parse.GetValue(suite) != "norms")
+            var chosen = parse.GetValue(suite) == "all" ? Benchmarks.Suites : [parse.GetValue(suite)!];
+            if (chosen.Any(s => !Benchmarks.Suites.Contains(s)))
             {
-                Console.Error.WriteLine($"normnb bench: unknown suite '{parse.GetValue(suite)}'; available: norms.");
+                Console.Error.WriteLine($"normnb bench: unknown suite '{parse.GetValue(suite)}'; available: {string.Join(", ", Benchmarks.Suites)}, all.");
                 return 2;
             }
             if (parse.GetValue(threads) is { } count)
+            {
                 Compute.SetThreads(count);
-            var info = Compute.Describe();
-            var (r, f) = (parse.GetValue(rows), parse.GetValue(features));
-            Console.WriteLine($"norms on [{r}, {f}] float32, {info.Threads} threads, {info.Cpu}; median (IQR) ms; ratio = libtorch LayerNorm time / this time (> 1: faster)");
-            var results = NormBenchmarks.Run(r, f, TimeSpan.FromSeconds(parse.GetValue(seconds)), progress: name => Console.Error.Write($"\r  timing {name,-24}"));
-            Console.Error.Write("\r" + new string(' ', 40) + "\r");
-            Console.WriteLine($"{"norm",-32} {"forward",22} {"ratio",7} {"forward+backward",24} {"ratio",7}");
-            foreach (var b in results)
-                Console.WriteLine($"{b.Norm,-32} {Cell(b.Forward),22} {b.ForwardVsLibtorchLayerNorm,7:0.00} {Cell(b.ForwardBackward),24} {b.ForwardBackwardVsLibtorchLayerNorm,7:0.00}");
+                NormKernels.Threads = SoftmaxKernels.Threads = Int8Kernels.Threads = count;
+            }
+            var n = parse.GetValue(size);
+            var report = Benchmarks.Run(chosen, new BenchSizes(n, n, n, n, n), TimeSpan.FromSeconds(parse.GetValue(seconds)),
+                step => Console.Error.WriteLine($"  timing {step} …"), pyTorchPeer: !parse.GetValue(noPyTorch));
+            Print(report);
             if (parse.GetValue(json) is { } path)
-                File.WriteAllText(path, JsonSerializer.Serialize(new { environment = info, rows = r, features = f, results }, CliJson.Options));
+                File.WriteAllText(path, report.ToJson());
             return 0;
         });
         return command;
     }
 
-    private static string Cell(Timing t) => $"{t.MedianMs:0.000} ({t.Q1Ms:0.000}–{t.Q3Ms:0.000})";
+    private static void Print(BenchReport report)
+    {
+        var e = report.Environment;
+        Console.WriteLine($"{e.Cpu}; {e.Threads} threads; kernels: {e.KernelIsa}; .NET {e.DotNet}, TorchSharp {e.TorchSharp} (libtorch {e.LibTorch}){(e.PyTorch is null ? "" : $", PyTorch {e.PyTorch} (Debian)")}");
+        Console.WriteLine($"copy bandwidth (copy into a preallocated tensor): {report.CopyBandwidthGBps:F1} GB/s");
+        foreach (var group in report.Cases.GroupBy(c => (c.Suite, c.Shape)))
+        {
+            Console.WriteLine();
+            Console.WriteLine($"{group.Key.Suite} — {group.Key.Shape}; ratio = baseline time / this time, baseline: {group.First().Baseline}");
+            Console.WriteLine($"  {"case",-56} {"median ms (IQR)",26} {"GB/s",7} {"% copy",7} {"GFLOP/s",8} {"ratio",7}");
+            foreach (var c in group)
+            {
+                var iqr = c.Timing.Runs == 0 ? $"{c.Timing.MedianMs:0.000}" : $"{c.Timing.MedianMs:0.000} ({c.Timing.Q1Ms:0.000}–{c.Timing.Q3Ms:0.000})";
+                var gbps = c.Bytes > 0 ? $"{c.GBps,7:0.0} {c.BandwidthFraction,7:P0}" : $"{"",7} {"",7}";
+                var gflops = c.Flops > 0 ? $"{c.GFlops,8:0.0}" : $"{"",8}";
+                Console.WriteLine($"  {c.Name,-56} {iqr,26} {gbps} {gflops} {c.Speedup,7:0.00}");
+            }
+        }
+    }
 }

@@ -20,7 +20,13 @@ namespace NormNotebooks.Kernels;
 public static unsafe class Int8Kernels
 {
     /// <summary>Worker threads (default: the norm kernels' setting).</summary>
-    public static int Threads { get; set; } = NormKernels.Threads;
+    public static int Threads
+    {
+        get => _threads ?? NormKernels.Threads;
+        set => _threads = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Threads must be positive.");
+    }
+
+    private static int? _threads;
 
     /// <summary>The instruction set the int32 kernel uses here.</summary>
     public static string Isa => Avx512BW.IsSupported ? "AVX-512BW vpmaddwd" : Avx2.IsSupported ? "AVX2 vpmaddwd" : "scalar";

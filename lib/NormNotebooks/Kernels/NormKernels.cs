@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using static TorchSharp.torch;
 
 namespace NormNotebooks.Kernels;
 
@@ -15,8 +14,14 @@ namespace NormNotebooks.Kernels;
 /// LayerNorm dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)); RMSNorm dx = r·(g − x̂·mean(g ⊙ x̂)); dγ = Σ_rows dy ⊙ x̂; dβ = Σ_rows dy.</remarks>
 public static unsafe class NormKernels
 {
+    private static int? _threads;
+
     /// <summary>Worker threads (default: libtorch's intra-op thread count, so kernels and libtorch compare at equal parallelism).</summary>
-    public static int Threads { get; set; } = Math.Max(1, get_num_threads());
+    public static int Threads
+    {
+        get => _threads ?? Math.Max(1, Runtime.Compute.Threads);
+        set => _threads = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Threads must be positive.");
+    }
 
     /// <summary>LayerNorm forward: y = (x − μ)/√(σ² + ε)·γ + β per row of x [rows, n]; writes the row means and reciprocal deviations.</summary>
     public static void LayerNormForward(float* x, float* gamma, float* beta, float* y, float* mean, float* rstd, long rows, int n, float eps)

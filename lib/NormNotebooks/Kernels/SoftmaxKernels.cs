@@ -33,7 +33,13 @@ public static unsafe class SoftmaxKernels
     private const float MinExponent = -16_777_216f;           // n clamp: keeps n exact in float and −∞ finite
 
     /// <summary>Worker threads (default: the norm kernels' setting).</summary>
-    public static int Threads { get; set; } = NormKernels.Threads;
+    public static int Threads
+    {
+        get => _threads ?? NormKernels.Threads;
+        set => _threads = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Threads must be positive.");
+    }
+
+    private static int? _threads;
 
     /// <summary>y = softmax(x) row by row for x, y [rows, n] (y may alias x only for <see cref="SoftmaxAlgorithm.ThreePassRecompute"/> and TwoPass).</summary>
     public static void Softmax(float* x, float* y, long rows, int n, SoftmaxAlgorithm algorithm)

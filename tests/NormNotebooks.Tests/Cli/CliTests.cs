@@ -63,4 +63,29 @@ public sealed class CliTests
         Assert.NotEqual(0, exit);
         Assert.Contains("frobnicate", stderr);
     }
+
+    [Fact]
+    public void Bench_PrintsEachSuiteWithRatiosToItsBaseline_AndWritesJson()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"normnb-bench-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (exit, stdout, stderr) = Normnb("bench", "--suite", "softmax", "--size", "64", "--seconds", "0.01", "--no-pytorch", "--json", path);
+            Assert.True(exit == 0, stderr);
+            Assert.Contains("copy bandwidth", stdout);
+            Assert.Contains("baseline: torch.softmax", stdout);
+            Assert.Contains("two-pass", stdout);
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+            var cases = json.RootElement.GetProperty("Cases").EnumerateArray().ToList();
+            Assert.Equal(8, cases.Count);   // four implementations × (in-cache rows, out-of-cache rows)
+            Assert.All(cases, c => Assert.True(c.GetProperty("Speedup").GetDouble() > 0));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+        var (bad, _, error) = Normnb("bench", "--suite", "fft");
+        Assert.Equal(2, bad);
+        Assert.Contains("unknown suite 'fft'", error);
+    }
 }
