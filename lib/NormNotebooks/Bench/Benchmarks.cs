@@ -116,6 +116,7 @@ public static class Benchmarks
         var layerNorm = new LayerNorm(n);
         var rmsNorm = new RmsNorm(n, 1e-6);
         var elements = (double)rows * n;
+        var reusable = empty(rows, n);
         Action Composed(Action a) => () => { var was = FusedNorms.Enabled; FusedNorms.Enabled = false; try { a(); } finally { FusedNorms.Enabled = was; } };
         Action Forward(Func<Tensor, Tensor> f) => () => { using var s = NewDisposeScope(); using var _ = no_grad(); f(x); };
         Action Both(Func<Tensor, Tensor> f) => () =>
@@ -130,7 +131,9 @@ public static class Benchmarks
             ("RMSNorm from torch ops, forward", Composed(Forward(rmsNorm.forward))),
             ("fused LayerNorm forward", Forward(layerNorm.forward)),
             ("fused RMSNorm forward", Forward(rmsNorm.forward)),
-        ], budget * 4);
+            ("fused LayerNorm forward into a reusable output", () => { using var _ = no_grad(); FusedNorms.LayerNorm(x, layerNorm.Weight, layerNorm.Bias, 1e-5, reusable); }),
+            ("fused RMSNorm forward into a reusable output", () => { using var _ = no_grad(); FusedNorms.RmsNorm(x, rmsNorm.Weight, 1e-6, reusable); }),
+        ], budget * 6);
         var backward = Measure.Interleaved(
         [
             ("LayerNorm autograd through torch ops, forward+backward", Composed(Both(layerNorm.forward))),
@@ -175,13 +178,14 @@ public static class Benchmarks
         var w = randn(size, size) * 0.05;
         var (qx, _) = Int8Matmul.QuantizeRows(x);
         var (qw, _) = Int8Matmul.QuantizeRows(w);
+        var prepared = Int8Matmul.PrepareWeight(w);   // weights are quantized once per layer in LLM.int8 inference
         var flops = 2.0 * size * size * size;
         var cases = Measure.Interleaved(
         [
             ("float32 torch.matmul", () => { using var s = NewDisposeScope(); x.matmul(w.t()); }),
             ("int8 × int8 → int32 product", () => { using var s = NewDisposeScope(); Int8Matmul.Int32Product(qx, qw); }),
             ("int8 with quantization and dequantization", () => { using var s = NewDisposeScope(); Int8Matmul.Quantized(x, w); }),
-            ("LLM.int8 with outlier decomposition (threshold 6)", () => { using var s = NewDisposeScope(); Int8Matmul.Decomposed(x, w); }),
+            ("LLM.int8 with outlier decomposition (threshold 6), weight prepared", () => { using var s = NewDisposeScope(); Int8Matmul.Decomposed(x, prepared); }),
         ], budget * 4, warmup: 1, minRounds: 3);
         return Cases("int8", $"[{size}, {size}] · [{size}, {size}]ᵀ", cases, 0, flops, copy).ToList();
     }
@@ -229,10 +233,10 @@ public static class PyTorchPeer
         var script = $$"""
             import torch, time, json, statistics
             torch.set_num_threads({{threads}})
-            def med(f, budget={{budget.TotalSeconds}}):
-                for _ in range(3): f()
+            def med(f, budget={{budget.TotalSeconds}}, warmup=3, runs=5):
+                for _ in range(warmup): f()
                 ts = []; t0 = time.perf_counter()
-                while len(ts) < 5 or time.perf_counter() - t0 < budget:
+                while len(ts) < runs or time.perf_counter() - t0 < budget:
                     s = time.perf_counter(); f(); ts.append((time.perf_counter() - s) * 1e3)
                 return statistics.median(ts)
             out = {}
@@ -242,7 +246,7 @@ public static class PyTorchPeer
                 s = torch.randn({{sizes.SoftmaxRows}}, {{sizes.SoftmaxColumns}})
                 out["softmax"] = med(lambda: torch.softmax(s, -1))
                 a = torch.randn({{sizes.MatrixSize}}, {{sizes.MatrixSize}}); b = torch.randn({{sizes.MatrixSize}}, {{sizes.MatrixSize}})
-                out["matmul"] = med(lambda: a @ b.t())
+                out["matmul"] = med(lambda: a @ b.t(), budget=0, warmup=1, runs=2)
             print(json.dumps(out))
             """;
         var (code, output) = RunPython(script, TimeSpan.FromMinutes(5));

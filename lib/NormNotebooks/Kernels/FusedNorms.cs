@@ -18,29 +18,39 @@ public static unsafe class FusedNorms
     public static bool Applies(Tensor x, params Tensor?[] parameters) =>
         TensorMemory.IsKernelReady(x) && x.dim() >= 1 && x.shape[^1] > 0 && parameters.All(p => p is null || TensorMemory.IsKernelReady(p));
 
-    /// <summary>LayerNorm over the last axis with optional gain and bias.</summary>
-    public static Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, double eps)
+    /// <summary>LayerNorm over the last axis with optional gain and bias; without gradients it can write into a reusable
+    /// <paramref name="output"/> of x's shape (a fresh tensor costs a page fault per 4 KiB on first touch, which dominates at large sizes).</summary>
+    public static Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, double eps, Tensor? output = null)
     {
         Require(x, gamma, beta);
         if (NeedsGrad(x, gamma, beta))
             return LayerNormFunction.apply(x, gamma!, beta!, eps, gamma is not null, beta is not null);
-        return LayerNormForward(x, gamma, beta, eps).Y;
+        return LayerNormForward(x, gamma, beta, eps, output).Y;
     }
 
-    /// <summary>RMSNorm over the last axis with an optional gain.</summary>
-    public static Tensor RmsNorm(Tensor x, Tensor? gamma, double eps)
+    /// <summary>RMSNorm over the last axis with an optional gain; without gradients it can write into a reusable <paramref name="output"/>.</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor? gamma, double eps, Tensor? output = null)
     {
         Require(x, gamma);
         if (NeedsGrad(x, gamma))
             return RmsNormFunction.apply(x, gamma!, eps, gamma is not null);
-        return RmsNormForward(x, gamma, eps).Y;
+        return RmsNormForward(x, gamma, eps, output).Y;
     }
 
-    internal static (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor? gamma, Tensor? beta, double eps)
+    private static Tensor Output(Tensor x, Tensor? output)
+    {
+        if (output is null)
+            return empty_like(x);
+        if (!TensorMemory.IsKernelReady(output) || !output.shape.SequenceEqual(x.shape))
+            throw new ArgumentException($"Fused norms: the output must be a contiguous float32 CPU tensor of shape [{string.Join(", ", x.shape)}].", nameof(output));
+        return output;
+    }
+
+    internal static (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor? gamma, Tensor? beta, double eps, Tensor? output = null)
     {
         var n = (int)x.shape[^1];
         var rows = x.numel() / n;
-        var y = empty_like(x);
+        var y = Output(x, output);
         var mean = empty(rows, dtype: ScalarType.Float32);
         var rstd = empty(rows, dtype: ScalarType.Float32);
         NormKernels.LayerNormForward(TensorMemory.Float32(x), gamma is null ? null : TensorMemory.Float32(gamma), beta is null ? null : TensorMemory.Float32(beta),
@@ -48,11 +58,11 @@ public static unsafe class FusedNorms
         return (y, mean, rstd);
     }
 
-    internal static (Tensor Y, Tensor Rrms) RmsNormForward(Tensor x, Tensor? gamma, double eps)
+    internal static (Tensor Y, Tensor Rrms) RmsNormForward(Tensor x, Tensor? gamma, double eps, Tensor? output = null)
     {
         var n = (int)x.shape[^1];
         var rows = x.numel() / n;
-        var y = empty_like(x);
+        var y = Output(x, output);
         var rrms = empty(rows, dtype: ScalarType.Float32);
         NormKernels.RmsNormForward(TensorMemory.Float32(x), gamma is null ? null : TensorMemory.Float32(gamma), TensorMemory.Float32(y), TensorMemory.Float32(rrms), rows, n, (float)eps);
         return (y, rrms);

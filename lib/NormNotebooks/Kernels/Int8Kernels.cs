@@ -39,15 +39,30 @@ public static unsafe class Int8Kernels
             for (var r = first; r < end; r++)
             {
                 var xr = x + r * cols;
+                var qr = q + r * cols;
+                var vmax = Vector256<float>.Zero;
+                var j = 0;
+                for (; j <= cols - 8; j += 8)
+                    vmax = Vector256.Max(vmax, Vector256.Abs(Vector256.Load(xr + j)));
                 var max = 0f;
-                for (var j = 0; j < cols; j++)
+                for (var lane = 0; lane < 8; lane++)
+                    max = MathF.Max(max, vmax.GetElement(lane));
+                for (; j < cols; j++)
                     max = MathF.Max(max, MathF.Abs(xr[j]));
                 var s = max > 0 ? max / 127f : 1f;
                 scale[r] = s;
-                var inverse = 1f / s;
-                var qr = q + r * cols;
-                for (var j = 0; j < cols; j++)
-                    qr[j] = (sbyte)Math.Clamp(MathF.Round(xr[j] * inverse), -127, 127);
+                var inverse = Vector256.Create(1f / s);
+                j = 0;
+                for (; j <= cols - 8; j += 8)
+                {
+                    // |x·127/max| ≤ 127 up to rounding: clamp, round to nearest even (as MathF.Round), convert, store 8 bytes.
+                    var v = Vector256.Round(Vector256.Clamp(Vector256.Load(xr + j) * inverse, Vector256.Create(-127f), Vector256.Create(127f)));
+                    var ints = Vector256.ConvertToInt32(v);
+                    for (var lane = 0; lane < 8; lane++)
+                        qr[j + lane] = (sbyte)ints.GetElement(lane);
+                }
+                for (; j < cols; j++)
+                    qr[j] = (sbyte)Math.Clamp(MathF.Round(xr[j] / s), -127, 127);
             }
         });
     }
@@ -196,27 +211,46 @@ public static unsafe class Int8Matmul
         return (Int32Product(qx, qw).to(ScalarType.Float32) * sx.unsqueeze(1) * sw.unsqueeze(0)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>LLM.int8(): the feature columns of X with any |x| ≥ <paramref name="threshold"/> (and those of W) in float32, the rest in int8.</summary>
-    /// <returns>The product and the number of outlier columns kept in float32.</returns>
-    public static (Tensor Product, int OutlierColumns) Decomposed(Tensor x, Tensor w, double threshold = 6.0)
+    /// <summary>A weight [n, k] prepared once for LLM.int8 inference: int8 rows with their scales, and the float32 original for outlier columns.</summary>
+    public sealed record QuantizedWeight(Tensor Values, Tensor Scales, Tensor Float);
+
+    /// <summary>Quantizes <paramref name="w"/> [n, k] row-wise (each output row over all k), as LLM.int8 does once per layer.</summary>
+    public static QuantizedWeight PrepareWeight(Tensor w)
     {
-        Require(x, nameof(x));
         Require(w, nameof(w));
-        if (x.shape[1] != w.shape[1])
-            throw new ArgumentException($"Int8Matmul: X [m, k] and W [n, k] must share k; got [{string.Join(", ", x.shape)}] and [{string.Join(", ", w.shape)}].");
+        var (values, scales) = QuantizeRows(w);
+        return new QuantizedWeight(values, scales, w);
+    }
+
+    /// <summary>LLM.int8(): the feature columns of X with any |x| ≥ <paramref name="threshold"/> multiply W's float32 columns; the rest of X is
+    /// quantized row-wise (over its non-outlier columns) and multiplies W's int8 rows.</summary>
+    /// <returns>The product and the number of outlier columns kept in float32.</returns>
+    public static (Tensor Product, int OutlierColumns) Decomposed(Tensor x, QuantizedWeight w, double threshold = 6.0)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        Require(x, nameof(x));
+        if (x.shape[1] != w.Values.shape[1])
+            throw new ArgumentException($"Int8Matmul: X [m, k] and W [n, k] must share k; got [{string.Join(", ", x.shape)}] and [{string.Join(", ", w.Values.shape)}].");
         using var scope = NewDisposeScope();
         var outlier = x.abs().ge(threshold).any(0);
         var outliers = outlier.nonzero().flatten();
-        var normal = outlier.logical_not().nonzero().flatten();
         var count = (int)outliers.shape[0];
-        Tensor product;
         if (count == x.shape[1])
-            product = x.matmul(w.t());
-        else
-        {
-            var low = Quantized(x.index_select(1, normal).contiguous(), w.index_select(1, normal).contiguous());
-            product = count == 0 ? low : low + x.index_select(1, outliers).matmul(w.index_select(1, outliers).t());
-        }
+            return (x.matmul(w.Float.t()).MoveToOuterDisposeScope(), count);
+        // Zeroing the outlier columns keeps k's layout, so W's int8 rows are used as prepared (their columns meet zeros there).
+        var normal = count == 0 ? x : x.index_fill(1, outliers, 0).contiguous();
+        var (qx, sx) = QuantizeRows(normal);
+        var product = Int32Product(qx, w.Values).to(ScalarType.Float32).mul_(sx.unsqueeze(1)).mul_(w.Scales.unsqueeze(0));
+        if (count > 0)
+            product.add_(x.index_select(1, outliers).matmul(w.Float.index_select(1, outliers).t()));
+        return (product.MoveToOuterDisposeScope(), count);
+    }
+
+    /// <summary>LLM.int8() with the weight quantized on the fly (see <see cref="PrepareWeight"/> to do it once).</summary>
+    public static (Tensor Product, int OutlierColumns) Decomposed(Tensor x, Tensor w, double threshold = 6.0)
+    {
+        using var scope = NewDisposeScope();
+        var (product, count) = Decomposed(x, PrepareWeight(w), threshold);
         return (product.MoveToOuterDisposeScope(), count);
     }
 
