@@ -72,7 +72,13 @@ public static class TorchRuntime
             catch (InvalidOperationException)
             {
                 // Another component registered a resolver for TorchSharp first; EnsureLoaded reports it.
+                return;
             }
+            // Load now, not at the first DllImport: TorchSharp's static initialiser probes explicit paths itself and refuses to start
+            // unless LibTorchSharp is already loaded, so code whose first torch call is, say, FashionMnistSplit.ToTensors() would fail.
+            // Failures are recorded (not thrown) and reported by EnsureLoaded or the first native call.
+            if (_report is null && _failure is null)
+                Prepare();
         }
     }
 
