@@ -62,12 +62,7 @@ public sealed class SmallResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
     {
         VisionInput.Require(x, nameof(SmallResNet));
         using var scope = NewDisposeScope();
-        var h = _stem.forward(x);
-        for (var i = 0; i < _blocks.Count; i++)
-        {
-            h = _blocks[i].forward(h);
-            BlockOutput?.Invoke(i, h);
-        }
+        var h = VisionInput.RunBlocks(_blocks, _stem.forward(x), BlockOutput);
         return _head.forward(h.mean([2L, 3L])).MoveToOuterDisposeScope();
     }
 
@@ -148,12 +143,7 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
     {
         VisionInput.Require(x, nameof(NfResNet));
         using var scope = NewDisposeScope();
-        var h = _stem.forward(x);
-        for (var i = 0; i < _blocks.Count; i++)
-        {
-            h = _blocks[i].forward(h);
-            BlockOutput?.Invoke(i, h);
-        }
+        var h = VisionInput.RunBlocks(_blocks, _stem.forward(x), BlockOutput);
         return _head.forward(nn.functional.relu(h).mean([2L, 3L]) * ActivationGains.Relu).MoveToOuterDisposeScope();
     }
 
@@ -190,6 +180,17 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
 
 internal static class VisionInput
 {
+    /// <summary>Runs the residual blocks in order, telling <paramref name="output"/> each block's output.</summary>
+    public static Tensor RunBlocks<TBlock>(IList<TBlock> blocks, Tensor h, Action<int, Tensor>? output) where TBlock : nn.Module<Tensor, Tensor>
+    {
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            h = blocks[i].forward(h);
+            output?.Invoke(i, h);
+        }
+        return h;
+    }
+
     public static void Require(Tensor x, string model)
     {
         if (x.dim() != 4 || x.shape[1] != 1)

@@ -64,22 +64,19 @@ public static class ClassificationTrainer
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var wasTraining = model.training;
-        model.eval();
-        var n = Math.Min(count ?? data.Count, data.Count);
-        double loss = 0, correct = 0;
-        for (long start = 0; start < n; start += chunk)
+        return EvaluationMode.Run(model, () =>
         {
-            var length = Math.Min(chunk, n - start);
-            var logits = model.forward(data.Images.narrow(0, start, length));
-            var labels = data.Labels.narrow(0, start, length);
-            loss += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).ToDouble();
-            correct += logits.argmax(1).eq(labels).sum().ToDouble();
-        }
-        if (wasTraining)
-            model.train();
-        return (loss / n, correct / n);
+            var n = Math.Min(count ?? data.Count, data.Count);
+            double loss = 0, correct = 0;
+            for (long start = 0; start < n; start += chunk)
+            {
+                var length = Math.Min(chunk, n - start);
+                var logits = model.forward(data.Images.narrow(0, start, length));
+                var labels = data.Labels.narrow(0, start, length);
+                loss += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).ToDouble();
+                correct += logits.argmax(1).eq(labels).sum().ToDouble();
+            }
+            return (loss / n, (double?)(correct / n));
+        });
     }
 }

@@ -42,21 +42,18 @@ public static class LanguageModelTrainer
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var wasTraining = model.training;
-        model.eval();
-        var generator = new Generator((ulong)(config.Seed + 1_000_003));
-        var total = 0.0;
-        var batches = Math.Max(1, config.EvaluationBatches);
-        for (var b = 0; b < batches; b++)
+        return EvaluationMode.Run(model, () =>
         {
-            var (x, y) = data.SampleBatch(data.Validation, config.BatchSize, config.Context, generator, device);
-            total += nn.functional.cross_entropy(model.forward(x).reshape(-1, data.VocabularySize), y.reshape(-1)).ToDouble();
-        }
-        if (wasTraining)
-            model.train();
-        return total / batches;
+            var generator = new Generator((ulong)(config.Seed + 1_000_003));
+            var total = 0.0;
+            var batches = Math.Max(1, config.EvaluationBatches);
+            for (var b = 0; b < batches; b++)
+            {
+                var (x, y) = data.SampleBatch(data.Validation, config.BatchSize, config.Context, generator, device);
+                total += nn.functional.cross_entropy(model.forward(x).reshape(-1, data.VocabularySize), y.reshape(-1)).ToDouble();
+            }
+            return total / batches;
+        });
     }
 
     /// <summary>A fixed batch of validation tokens [batch, context] for probes (the same for every call with the same seed).</summary>

@@ -148,11 +148,8 @@ public static class Optimizers
 
         private void AdamP(Parameter p, Tensor grad, double rate, double decay)
         {
-            var state = State(p, 2);
-            var (m, v) = (state[0], state[1]);
+            var (m, v) = Moments(p, grad);
             var (b1, b2) = (config.Beta1, config.Beta2);
-            m.mul_(b1).add_(grad, alpha: 1 - b1);
-            v.mul_(b2).addcmul_(grad, grad, 1 - b2);
             var denominator = v.sqrt() / Math.Sqrt(1 - Math.Pow(b2, _step)) + options.Eps;
             var stepSize = rate / (1 - Math.Pow(b1, _step));
             var direction = options.Nesterov ? (b1 * m + (1 - b1) * grad) / denominator : m / denominator;
@@ -160,6 +157,16 @@ public static class Optimizers
             if (decay > 0)
                 p.mul_(1 - rate * decay * ratio);
             p.add_(direction, alpha: -stepSize);
+        }
+
+        // Adam's moving averages of g and g², updated in place.
+        private (Tensor M, Tensor V) Moments(Parameter p, Tensor grad)
+        {
+            var state = State(p, 2);
+            var (m, v) = (state[0], state[1]);
+            m.mul_(config.Beta1).add_(grad, alpha: 1 - config.Beta1);
+            v.mul_(config.Beta2).addcmul_(grad, grad, 1 - config.Beta2);
+            return (m, v);
         }
 
         private void Lars(Parameter p, Tensor grad, double rate, double decay)
@@ -173,11 +180,8 @@ public static class Optimizers
 
         private void Lamb(Parameter p, Tensor grad, double rate, double decay)
         {
-            var state = State(p, 2);
-            var (m, v) = (state[0], state[1]);
+            var (m, v) = Moments(p, grad);
             var (b1, b2) = (config.Beta1, config.Beta2);
-            m.mul_(b1).add_(grad, alpha: 1 - b1);
-            v.mul_(b2).addcmul_(grad, grad, 1 - b2);
             var update = m / (1 - Math.Pow(b1, _step)) / ((v / (1 - Math.Pow(b2, _step))).sqrt() + options.Eps);
             if (decay > 0)
                 update = update + decay * p;

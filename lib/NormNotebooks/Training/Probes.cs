@@ -48,11 +48,7 @@ public static class Probes
     public static ResidualStreamStats ResidualStream(CharTransformer model, Tensor tokens)
     {
         ArgumentNullException.ThrowIfNull(model);
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var wasTraining = model.training;
-        model.eval();
-        try
+        return EvaluationMode.Run(model, () =>
         {
             var states = model.HiddenStates(tokens).Select(s => s.to(float64)).ToList();
             var meanSquare = states.Select(s => s.square().mean().ToDouble()).ToArray();
@@ -61,12 +57,7 @@ public static class Probes
             var last = states.Select(s => s[.., -1, ..]).ToList();
             var angular = Enumerable.Range(0, states.Count - 1).Select(l => AngularDistance(last[l], last[l + 1])).ToArray();
             return new ResidualStreamStats(meanSquare, variance, maxAbs, angular);
-        }
-        finally
-        {
-            if (wasTraining)
-                model.train();
-        }
+        });
     }
 
     /// <summary>arccos(cos(a_i, b_i))/π averaged over rows: 0 for equal directions, ½ for orthogonal, 1 for opposite.</summary>
@@ -142,29 +133,27 @@ public static class Probes
         ArgumentNullException.ThrowIfNull(model);
         var blocks = model.Blocks;
         var entropy = new double[blocks.Count, model.Config.Heads];
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var wasTraining = model.training;
-        model.eval();
         foreach (var block in blocks)
             block.Attention.RecordAttention = true;
         try
         {
-            model.forward(tokens);
-            for (var l = 0; l < blocks.Count; l++)
+            EvaluationMode.Run(model, () =>
             {
-                var a = blocks[l].Attention.LastAttention!.to(float64);                               // [B, h, T, T]
-                var perHead = (-(a * a.clamp_min(1e-300).log()).sum(-1)).mean([0L, 2L]).data<double>().ToArray();
-                for (var h = 0; h < perHead.Length; h++)
-                    entropy[l, h] = perHead[h];
-            }
+                model.forward(tokens);
+                for (var l = 0; l < blocks.Count; l++)
+                {
+                    var a = blocks[l].Attention.LastAttention!.to(float64);                           // [B, h, T, T]
+                    var perHead = (-(a * a.clamp_min(1e-300).log()).sum(-1)).mean([0L, 2L]).data<double>().ToArray();
+                    for (var h = 0; h < perHead.Length; h++)
+                        entropy[l, h] = perHead[h];
+                }
+                return 0;
+            });
         }
         finally
         {
             foreach (var block in blocks)
                 block.Attention.RecordAttention = false;
-            if (wasTraining)
-                model.train();
         }
         return entropy;
     }

@@ -97,3 +97,24 @@ internal static class TrainingLoop
         return squares.Count == 0 ? 0 : stack(squares).sum().sqrt().ToDouble();
     }
 }
+
+/// <summary>Runs a measurement in evaluation mode (running statistics, no dropout) and without gradients, then restores the mode.</summary>
+internal static class EvaluationMode
+{
+    public static T Run<T>(nn.Module model, Func<T> measure)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            return measure();
+        }
+        finally
+        {
+            if (wasTraining)
+                model.train();
+        }
+    }
+}

@@ -41,23 +41,20 @@ public static class TranslationTrainer
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(task);
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var wasTraining = model.training;
-        model.eval();
-        var generator = new Generator((ulong)(config.Seed + 1_000_003));
-        double loss = 0, correct = 0, count = 0;
-        var batches = Math.Max(1, config.EvaluationBatches);
-        for (var b = 0; b < batches; b++)
+        return EvaluationMode.Run(model, () =>
         {
-            var (source, input, target) = task.SampleBatch(config.BatchSize, generator, device);
-            var logits = model.forward(source, input);
-            loss += nn.functional.cross_entropy(logits.reshape(-1, task.VocabularySize), target.reshape(-1)).ToDouble();
-            correct += logits.argmax(-1).eq(target).sum().ToDouble();
-            count += target.numel();
-        }
-        if (wasTraining)
-            model.train();
-        return (loss / batches, correct / count);
+            var generator = new Generator((ulong)(config.Seed + 1_000_003));
+            double loss = 0, correct = 0, count = 0;
+            var batches = Math.Max(1, config.EvaluationBatches);
+            for (var b = 0; b < batches; b++)
+            {
+                var (source, input, target) = task.SampleBatch(config.BatchSize, generator, device);
+                var logits = model.forward(source, input);
+                loss += nn.functional.cross_entropy(logits.reshape(-1, task.VocabularySize), target.reshape(-1)).ToDouble();
+                correct += logits.argmax(-1).eq(target).sum().ToDouble();
+                count += target.numel();
+            }
+            return (loss / batches, (double?)(correct / count));
+        });
     }
 }
