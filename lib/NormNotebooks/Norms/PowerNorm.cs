@@ -14,11 +14,13 @@ namespace NormNotebooks.Norms;
 /// √(mean(x²) + 1e-5) over its group; G ↦ Groups (the number of attention heads in the reference);</item>
 /// <item>ψ²_B = 1/N Σₙ xₙ² per feature; x̂ = x/√(ψ²_{t−1} + ε) with the running ψ² (ε = 1e-5); y = γx̂ + β;</item>
 /// <item>ψ²_t = α·ψ²_{t−1} + (1 − α)·ψ²_B, α ↦ ForwardMomentum (0.9), running_phi initialised to 1;</item>
-/// <item>warm-up (the first WarmupIterations steps): x̂ uses ψ²_B, and running_phi first takes the cumulative average
-/// ψ² ← ψ²·(t − 1)/t + ψ²_B/t, then the update of step 3, as in the reference code;</item>
+/// <item>warm-up: for t ≤ WarmupIterations x̂ uses ψ²_B; for t &lt; WarmupIterations (strictly, as the reference code) running_phi
+/// first takes the cumulative average ψ² ← ψ²·(t − 1)/t + ψ²_B/t, then the update of step 3;</item>
 /// <item>backward: g = ∂L/∂x̂, g̃ = g − ν ⊙ x̂, ∂L/∂x = g̃/√(ψ²_B + ε) (the reference divides by the batch quadratic mean even
-/// after warm-up); ν ← ν ⊙ (1 − (1 − α_b)Γ) + (1 − α_b)Λ with Γ = mean(x̂²), Λ = mean(g̃ ⊙ x̂) per feature,
-/// α_b ↦ BackwardMomentum (0.9), ν ↦ the buffer running_nu (init 0).</item>
+/// after warm-up); ν ← ν ⊙ (1 − (1 − α_b)Γ) + (1 − α_b)Λ with Γ = mean(x̂²) and Λ = mean(g ⊙ x̂) of the raw gradient g
+/// per feature, α_b ↦ BackwardMomentum (0.9), ν ↦ the buffer running_nu (init 0). The reference (mask_powernorm.py) keeps
+/// ema_gz = ν/(1 − α_b) and adds mean(g̃ ⊙ x̂) = Λ − νΓ to it, which is this update; taking Λ from g̃ instead would
+/// apply the νΓ term twice.</item>
 /// </list>
 /// Evaluation: y = γ ⊙ x/√(ψ² + ε) + β after the group scaling, a per-feature affine map (see <see cref="FoldedScale"/>).
 /// The gradient of the group scaling itself is autograd's.
@@ -102,7 +104,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
             using (no_grad())
             {
                 var phiBuffer = batchPhi.to(_runningPhi.dtype);
-                if (warmup)
+                if (Iterations < WarmupIterations)                                                    // strictly before, as the reference
                     _runningPhi.mul_((Iterations - 1.0) / Iterations).add_(phiBuffer / Iterations);   // cumulative average
                 _runningPhi.mul_(ForwardMomentum).add_(phiBuffer, alpha: 1 - ForwardMomentum);        // Alg. 1, running update
                 LastBatchQuadraticMean?.Dispose();
@@ -160,7 +162,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
             using (no_grad())
             {
                 var gamma = z.square().mean([0L]);                                           // Γ
-                var lambda = (adjusted * z).mean([0L]);                                      // Λ
+                var lambda = (gradOutput * z).mean([0L]);                                    // Λ, of the raw g (not g̃)
                 nu.mul_((1 - (1 - momentum) * gamma).to(nu.dtype)).add_(lambda.to(nu.dtype), alpha: 1 - momentum);
             }
             return [gradInput, null!, null!, null!, null!, null!];

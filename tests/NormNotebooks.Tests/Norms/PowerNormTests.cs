@@ -40,8 +40,7 @@ public sealed class PowerNormTests
         Tolerances.AssertClose(expected, norm.RunningPhi, Tolerances.Float64, what: "after step 1");
 
         norm.forward(batches[1]);
-        expected = expected * (1.0 / 2) + psi[1] / 2;                // t = 2, still warm-up
-        expected = 0.9 * expected + 0.1 * psi[1];
+        expected = 0.9 * expected + 0.1 * psi[1];                   // t = 2 = warm-up: batch statistics, but no cumulative average
         Tolerances.AssertClose(expected, norm.RunningPhi, Tolerances.Float64, what: "after step 2");
 
         var output = norm.forward(batches[2]);                      // t = 3: normalised by the previous running value
@@ -67,7 +66,7 @@ public sealed class PowerNormTests
         var adjusted = upstream - nuBefore * zRef;                                   // g̃ = g − ν ⊙ x̂
         Tolerances.AssertClose(adjusted / (batchPhi + Eps).sqrt(), x.grad!, Tolerances.Float64, what: "∂L/∂x = g̃/√(ψ²_B + ε)");
         var gamma = zRef.square().mean([0L]);
-        var lambda = (adjusted * zRef).mean([0L]);
+        var lambda = (upstream * zRef).mean([0L]);                                   // Λ of the raw gradient
         Tolerances.AssertClose(nuBefore * (1 - 0.1 * gamma) + 0.1 * lambda, nu, Tolerances.Float64, what: "ν update");
 
         // Autograd's exact gradient of x/√(mean(x²) + ε) has a batch-coupling term that the approximation drops.
@@ -137,5 +136,75 @@ public sealed class PowerNormTests
         norm.eval();
         var y = Inputs.Random([3, 4], ScalarType.Float64, seed: 33);
         Tolerances.AssertClose(GroupScaled(y) / (norm.RunningPhi + Eps).sqrt(), norm.forward(y), Tolerances.Float64, what: "evaluation uses the running ψ²");
+    }
+
+    /// <summary>
+    /// A float64 transcription of the authors' MaskPowerNorm (sIncerass/powernorm, fairseq/modules/norms/mask_powernorm.py:
+    /// PowerFunction.forward/backward, no padding, GroupScaling1D by autograd as there), written from that file and never
+    /// calling the layer's code. Its buffer ema_gz is ν/(1 − α_b).
+    /// </summary>
+    private sealed class ReferencePowerNorm(long features, long warmupIterations, double forwardMomentum = 0.9, double backwardMomentum = 0.9)
+    {
+        public Tensor RunningPhi { get; } = ones(features, dtype: float64);
+        public Tensor EmaGz { get; } = zeros(features, dtype: float64);
+        private long _iteration;
+
+        /// <summary>One training step for the loss Σ y ⊙ upstream: returns (∂x, ∂γ, ∂β) and updates the buffers.</summary>
+        public (Tensor Input, Tensor Weight, Tensor Bias) Step(Tensor x, Tensor weight, Tensor bias, Tensor upstream)
+        {
+            _iteration++;
+            var leaf = x.detach().clone().requires_grad_();
+            var scaled = GroupScaled(leaf);                                            // GroupScaling1D, group_num = 1
+            var input = scaled.detach();
+            var variance = input.square().mean([0L]);                                  // x2 = mean(mask_x²) over tokens
+            var z = _iteration <= warmupIterations ? input / (variance + Eps).sqrt() : input / (RunningPhi + Eps).sqrt();
+            if (_iteration < warmupIterations)
+                RunningPhi.copy_(RunningPhi * (_iteration - 1.0) / _iteration + variance / _iteration);
+            RunningPhi.copy_(forwardMomentum * RunningPhi + (1 - forwardMomentum) * variance);
+            var g = upstream * weight;                                                 // backward
+            var approx = g - (1 - backwardMomentum) * EmaGz * z;
+            EmaGz.add_((approx * z).mean([0L]));
+            var gradScaled = approx / (variance + Eps).sqrt();
+            scaled.backward([gradScaled]);
+            return (leaf.grad!.detach().clone(), (upstream * z).sum([0L]), upstream.sum([0L]));
+        }
+    }
+
+    [Fact]
+    public void TrainingSteps_MatchTheAuthorsImplementation_AcrossTheWarmupBoundary()
+    {
+        using var scope = NewDisposeScope();
+        const int features = 5, warmup = 3, steps = 6;
+        var norm = new PowerNorm(features, warmupIterations: warmup, dtype: ScalarType.Float64);
+        using (no_grad())
+        {
+            norm.Weight.copy_(Inputs.Random([features], ScalarType.Float64, seed: 50, mean: 1, scale: 0.5));
+            norm.Bias.copy_(Inputs.Random([features], ScalarType.Float64, seed: 51, mean: 0, scale: 0.5));
+        }
+        var reference = new ReferencePowerNorm(features, warmup);
+        for (var step = 1; step <= steps; step++)
+        {
+            // Batches that drift in scale, so the running ψ² and the batch ψ²_B differ after warm-up, and ν grows.
+            var x = Inputs.Random([7, features], ScalarType.Float64, seed: 60 + step, mean: 0.5 * step, scale: 1 + 0.3 * step);
+            var upstream = Inputs.Random([7, features], ScalarType.Float64, seed: 80 + step, mean: 0.2, scale: 1);
+            var expected = reference.Step(x, norm.Weight.detach(), norm.Bias.detach(), upstream);
+
+            var input = x.clone().requires_grad_();
+            norm.zero_grad();
+            (norm.forward(input) * upstream).sum().backward();
+            var at = $"step {step} (warm-up {warmup})";
+            Tolerances.AssertClose(reference.RunningPhi, norm.RunningPhi, Tolerances.Float64, what: $"running ψ², {at}");
+            Tolerances.AssertClose(reference.EmaGz * 0.1, norm.RunningNu, Tolerances.Float64, what: $"ν = (1 − α_b)·ema_gz, {at}");
+            Tolerances.AssertClose(expected.Input, input.grad!, Tolerances.Float64, what: $"∂L/∂x, {at}");
+            Tolerances.AssertClose(expected.Weight, norm.Weight.grad!, Tolerances.Float64, what: $"∂L/∂γ, {at}");
+            Tolerances.AssertClose(expected.Bias, norm.Bias.grad!, Tolerances.Float64, what: $"∂L/∂β, {at}");
+            using (no_grad())
+            {
+                // A plain SGD step, so later steps see a changed γ as in training.
+                norm.Weight.sub_(0.1 * norm.Weight.grad!);
+                norm.Bias.sub_(0.1 * norm.Bias.grad!);
+            }
+        }
+        Assert.True(norm.RunningNu.abs().max().item<double>() > 1e-2, "ν should have moved away from 0, or the test checks nothing");
     }
 }
