@@ -62,6 +62,23 @@ public sealed class CharDataset
     public string Decode(IEnumerable<int> ids) => new(ids.Select(id => Vocabulary[id]).ToArray());
 
     /// <summary>
+    /// The fixed validation set every run, seed and variant shares: non-overlapping windows of <paramref name="context"/> + 1
+    /// characters spread evenly over the validation stream, enough of them to hold <paramref name="characters"/> targets (or the
+    /// whole stream when it is shorter). It depends on nothing but its arguments, so paired comparisons see the same targets.
+    /// </summary>
+    public ValidationWindows ValidationSet(int context, int characters)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(context);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(characters);
+        var fit = (Validation.Length - 1) / context;
+        if (fit < 1)
+            throw new ArgumentException($"The validation stream has {Validation.Length} characters, too few for context {context}.", nameof(context));
+        var count = Math.Min(fit, (characters + context - 1) / context);
+        var stride = count == 1 ? 0 : (Validation.Length - 1 - context) / (count - 1);   // ≥ context, since count·context ≤ length − 1
+        return new ValidationWindows(Validation, Enumerable.Range(0, count).Select(i => i * stride).ToArray(), context);
+    }
+
+    /// <summary>
     /// Samples <paramref name="batchSize"/> windows of <paramref name="context"/> characters from a stream, at
     /// offsets drawn from <paramref name="generator"/>; returns inputs x [B, T] and next-character targets y [B, T] (int64).
     /// </summary>
@@ -72,17 +89,41 @@ public sealed class CharDataset
         if (stream.Length <= context + 1)
             throw new ArgumentException($"The stream has {stream.Length} characters, too few for context {context}.", nameof(stream));
         using var offsets = randint(0, stream.Length - context - 1, [batchSize], dtype: int64, generator: generator);
-        var x = new long[batchSize * context];
-        var y = new long[batchSize * context];
         var starts = offsets.data<long>().ToArray();
-        for (var b = 0; b < batchSize; b++)
+        return Gather(stream, starts.Length, b => starts[b], context, device);
+    }
+
+    /// <summary>Inputs x [count, T] = stream[s .. s + T − 1] and targets y = stream[s + 1 .. s + T] for the window starts s = start(b).</summary>
+    internal static (Tensor X, Tensor Y) Gather(int[] stream, int count, Func<int, long> start, int context, Device? device)
+    {
+        var x = new long[count * context];
+        var y = new long[count * context];
+        for (var b = 0; b < count; b++)
         {
+            var s = start(b);
             for (var t = 0; t < context; t++)
             {
-                x[b * context + t] = stream[starts[b] + t];
-                y[b * context + t] = stream[starts[b] + t + 1];
+                x[b * context + t] = stream[s + t];
+                y[b * context + t] = stream[s + t + 1];
             }
         }
-        return (tensor(x, [batchSize, context], device: device), tensor(y, [batchSize, context], device: device));
+        return (tensor(x, [count, context], device: device), tensor(y, [count, context], device: device));
+    }
+}
+
+/// <summary>Windows of a stream: window i reads <c>Stream[Starts[i] .. Starts[i] + Context − 1]</c> and predicts the next character at
+/// each position, so it has <see cref="Context"/> targets.</summary>
+public sealed record ValidationWindows(int[] Stream, IReadOnlyList<int> Starts, int Context)
+{
+    /// <summary>Targets in the set (nats per character are averaged over these).</summary>
+    public long Characters => (long)Starts.Count * Context;
+
+    /// <summary>Inputs x [n, T] and targets y [n, T] (int64) of windows <paramref name="first"/> .. <paramref name="first"/> + <paramref name="count"/> − 1.</summary>
+    public (Tensor X, Tensor Y) Batch(int first, int count, Device? device = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(first);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(first + count, Starts.Count, nameof(count));
+        return CharDataset.Gather(Stream, count, b => Starts[first + b], Context, device);
     }
 }

@@ -37,22 +37,35 @@ public static class LanguageModelTrainer
         return TrainingLoop.Run(name, model, model.Config, description, config, task, probes, progress);
     }
 
-    /// <summary>Mean validation cross-entropy (nats per character) in evaluation mode over seeded batches (the same batches every call).</summary>
+    /// <summary>Mean validation cross-entropy (nats per character) in evaluation mode over the fixed validation set
+    /// <see cref="CharDataset.ValidationSet"/>(context, <see cref="TrainingConfig.ValidationCharacters"/>): the same targets for every
+    /// seed and variant, so runs pair.</summary>
     public static double Evaluate(CharTransformer model, CharDataset data, TrainingConfig config, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(config);
+        return Evaluate(model, data.ValidationSet(config.Context, config.ValidationCharacters), device);
+    }
+
+    /// <summary>Mean cross-entropy (nats per character) over the targets of <paramref name="windows"/>, in evaluation mode.</summary>
+    public static double Evaluate(CharTransformer model, ValidationWindows windows, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(windows);
+        device ??= model.parameters().First().device;
+        const int chunk = 64;
         return EvaluationMode.Run(model, () =>
         {
-            var generator = new Generator((ulong)(config.Seed + 1_000_003));
             var total = 0.0;
-            var batches = Math.Max(1, config.EvaluationBatches);
-            for (var b = 0; b < batches; b++)
+            for (var first = 0; first < windows.Starts.Count; first += chunk)
             {
-                var (x, y) = data.SampleBatch(data.Validation, config.BatchSize, config.Context, generator, device);
-                total += nn.functional.cross_entropy(model.forward(x).reshape(-1, data.VocabularySize), y.reshape(-1)).ToDouble();
+                using var scope = NewDisposeScope();
+                var (x, y) = windows.Batch(first, Math.Min(chunk, windows.Starts.Count - first), device);
+                var logits = model.forward(x);
+                total += nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), y.reshape(-1), reduction: nn.Reduction.Sum).ToDouble();
             }
-            return total / batches;
+            return total / windows.Characters;
         });
     }
 

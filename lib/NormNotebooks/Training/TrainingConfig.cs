@@ -49,16 +49,20 @@ public enum OptimizerKind
 /// <param name="GradientClip">Global gradient-norm clip (0: off).</param>
 /// <param name="AccumulationSteps">Micro-batches per optimizer step (emulates micro-batch training; batch statistics see BatchSize/AccumulationSteps).</param>
 /// <param name="EvaluateEvery">Validation every N steps (and at the end); 0: only at the end.</param>
-/// <param name="EvaluationBatches">Validation batches per evaluation (language modelling: fixed, seeded batches; classification: 0 = the whole test split).</param>
+/// <param name="EvaluationBatches">Classification and translation: validation batches per evaluation (classification: 0 = the whole test split).</param>
 /// <param name="Seed">Seed for batches and dropout (initialisation is seeded by the caller, before the model is built).</param>
 /// <param name="DivergenceFactor">Stop when the loss exceeds this multiple of the first step's loss (or is NaN/∞).</param>
 /// <param name="Optimizer">Which optimizer.</param>
 /// <param name="ProbeEvery">Read the run's probes every N steps, and at the first and last step; 0: never.</param>
+/// <param name="ValidationCharacters">Language modelling: targets in the fixed validation set shared by every seed and variant
+/// (<see cref="Data.CharDataset.ValidationSet"/>; capped by the validation stream).</param>
+/// <param name="CollapseLoss">Language modelling: a run whose final validation loss is at or above this (the unigram loss,
+/// <see cref="Data.NGramModel"/>) has collapsed and is recorded as failed; null: not checked.</param>
 public sealed record TrainingConfig(
     int Steps, int BatchSize = 16, int Context = 128, double LearningRate = 3e-3, double WeightDecay = 0.1, double Beta1 = 0.9,
     double Beta2 = 0.95, int WarmupSteps = 0, LearningRateSchedule Schedule = LearningRateSchedule.Cosine, double GradientClip = 1.0,
     int AccumulationSteps = 1, int EvaluateEvery = 0, int EvaluationBatches = 4, long Seed = 0, double DivergenceFactor = 4.0,
-    OptimizerKind Optimizer = OptimizerKind.AdamW, int ProbeEvery = 0)
+    OptimizerKind Optimizer = OptimizerKind.AdamW, int ProbeEvery = 0, int ValidationCharacters = 200_000, double? CollapseLoss = null)
 {
     /// <summary>The learning rate at (0-based) <paramref name="step"/>.</summary>
     public double LearningRateAt(int step)
@@ -85,6 +89,8 @@ public sealed record TrainingConfig(
             throw new ArgumentException($"TrainingConfig.BatchSize ({BatchSize}) must be a positive multiple of AccumulationSteps ({AccumulationSteps}).", nameof(BatchSize));
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
             throw new ArgumentException($"TrainingConfig.LearningRate must be positive and finite, got {LearningRate}.", nameof(LearningRate));
+        if (ValidationCharacters <= 0)
+            throw new ArgumentException($"TrainingConfig.ValidationCharacters must be positive, got {ValidationCharacters}.", nameof(ValidationCharacters));
         if (WarmupSteps < 0 || EvaluateEvery < 0 || EvaluationBatches < 0 || ProbeEvery < 0 || GradientClip < 0 || WeightDecay < 0)
             throw new ArgumentException("TrainingConfig: WarmupSteps, EvaluateEvery, EvaluationBatches, ProbeEvery, GradientClip and WeightDecay must not be negative.");
     }

@@ -73,6 +73,8 @@ internal static class TrainingLoop
             if (divergence is not null)
                 break;
         }
+        if (divergence is null && config.CollapseLoss is { } collapse && lastValidation >= collapse)
+            divergence = $"collapse: final validation loss {lastValidation:F3} is at or above {collapse:F3} (the unigram loss)";
         var seconds = clock.Elapsed.TotalSeconds;
         return new TrainingResult(name, task.Task, modelConfig, description, config, records, divergence is not null, divergence, lastValidation,
             lastAccuracy, seconds, task.ExamplesPerStep * records.Count / seconds, task.Unit, parameters.Sum(p => p.numel()),

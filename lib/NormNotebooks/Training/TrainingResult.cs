@@ -54,7 +54,8 @@ public sealed record ProbeSample(int Step, double[] Values);
 /// <param name="ModelDescription">What was trained, in words.</param>
 /// <param name="Training">The training configuration.</param>
 /// <param name="Steps">Per-step records.</param>
-/// <param name="Diverged">Whether the divergence guard stopped the run.</param>
+/// <param name="Diverged">Whether the run failed: the divergence guard stopped it, or it ended collapsed at or above
+/// <see cref="TrainingConfig.CollapseLoss"/> (the reason says which).</param>
 /// <param name="DivergenceReason">Why it stopped, if it did.</param>
 /// <param name="FinalValidationLoss">The last validation loss.</param>
 /// <param name="FinalValidationAccuracy">Classification only: the last validation accuracy.</param>

@@ -57,4 +57,24 @@ public sealed class CharDatasetTests
         Assert.All(data.Vocabulary, c => Assert.True(c == '\n' || (c >= ' ' && c <= '~'), $"U+{(int)c:X4}"));
         Assert.InRange(data.VocabularySize, 60, 100);
     }
+
+    [Fact]
+    public void ValidationSet_IsFixed_NonOverlapping_AndCoversTheRequestedCharacters()
+    {
+        var data = new CharDataset(Enumerable.Range(0, 30).Select(i => new string((char)('a' + i % 26), 50 + i)).ToList(), validationEvery: 3);
+        var set = data.ValidationSet(context: 16, characters: 200);
+        Assert.Equal(13, set.Starts.Count);                                  // ⌈200/16⌉ windows
+        Assert.True(set.Characters >= 200);
+        Assert.Equal(set.Starts, data.ValidationSet(16, 200).Starts);         // nothing random in it
+        for (var i = 1; i < set.Starts.Count; i++)
+            Assert.True(set.Starts[i] - set.Starts[i - 1] >= 16, "windows overlap");
+        Assert.True(set.Starts[^1] + 16 < data.Validation.Length, "the last target is inside the stream");
+        var whole = data.ValidationSet(16, 1_000_000);                       // more than the stream holds: as many as fit
+        Assert.Equal((data.Validation.Length - 1) / 16, whole.Starts.Count);
+        using var scope = NewDisposeScope();
+        var (x, y) = set.Batch(2, 3);
+        Assert.Equal([3L, 16], x.shape);
+        Assert.Equal(data.Validation[set.Starts[2] + 1], (int)y[0, 0].item<long>());
+        Assert.True(x[.., 1..].allclose(y[.., ..^1], rtol: 0, atol: 0));
+    }
 }

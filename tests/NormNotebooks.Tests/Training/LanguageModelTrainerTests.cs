@@ -93,4 +93,26 @@ public sealed class LanguageModelTrainerTests
         // The optimizer's state is created anew per run (2 moments per parameter) and the model is unchanged in size.
         Assert.True(after - before <= 4 * model.parameters().Count(), $"live tensors grew from {before} to {after} over 1,000 steps");
     }
+
+    [Fact]
+    public void Validation_IsTheSameSetForEverySeed_SoRunsPair()
+    {
+        var model = Model(8);
+        var config = Config(1) with { ValidationCharacters = 600 };
+        var first = LanguageModelTrainer.Evaluate(model, Tiny, config with { Seed = 1 });
+        Assert.Equal(first, LanguageModelTrainer.Evaluate(model, Tiny, config with { Seed = 2 }));
+        Assert.NotEqual(first, LanguageModelTrainer.Evaluate(model, Tiny, config with { ValidationCharacters = 64 }));
+    }
+
+    [Fact]
+    public void ARunEndingAtOrAboveTheCollapseLoss_IsRecordedAsFailed()
+    {
+        // A 3-step run ends near log V nats: above a threshold of 1 nat, below one of 100.
+        var collapsed = LanguageModelTrainer.Train("collapsed", Model(9), Tiny, Config(3) with { CollapseLoss = 1.0 });
+        Assert.True(collapsed.Diverged);
+        Assert.StartsWith("collapse", collapsed.DivergenceReason);
+        var healthy = LanguageModelTrainer.Train("healthy", Model(9), Tiny, Config(3) with { CollapseLoss = 100 });
+        Assert.False(healthy.Diverged, healthy.DivergenceReason);
+        Assert.Equal(collapsed.FinalValidationLoss, healthy.FinalValidationLoss);
+    }
 }
