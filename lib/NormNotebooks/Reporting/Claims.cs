@@ -30,6 +30,9 @@ public enum Verdict
 
     /// <summary>Quick mode: measured and shown, not judged (sizes too small).</summary>
     Reported,
+
+    /// <summary>The interval cannot tell the paper's effect from none (or the experiment is outside the claim's regime).</summary>
+    Inconclusive,
 }
 
 /// <summary>One claim of a paper, as measured by a notebook.</summary>
@@ -121,6 +124,7 @@ public sealed class ClaimsTable(bool quick)
         Verdict.Held => "held",
         Verdict.Partly => "partly",
         Verdict.NotReproduced => "not reproduced",
+        Verdict.Inconclusive => "inconclusive",
         _ => "reported",
     };
 }

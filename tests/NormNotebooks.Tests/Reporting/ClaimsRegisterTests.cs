@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+using System.Text.Json.Nodes;
+using NormNotebooks.Reporting;
+
+namespace NormNotebooks.Tests.Reporting;
+
+public sealed class ClaimsRegisterTests
+{
+    private static ClaimsRegister Declared(bool quick = false) => new ClaimsRegister(quick)
+        .DeclareEffect("lower", "the method lowers the loss", "loss, method − baseline", "nats/char", -0.05, "−0.05 nats (Table 1)")
+        .DeclareEquivalence("same", "the method matches the baseline", "loss, method − baseline", "nats/char", 0.02, "≈ (Table 2)")
+        .DeclareEffect("faster", "the method is faster", "time, method / baseline", "×", 0.9, "10% faster (§5)", ratio: true)
+        .DeclareExact("identity", "folded equals unfolded", "max |Δ|", 1e-6, "exact");
+
+    [Fact]
+    public void Interval_IsTheStudentTInterval_OfThePairedDifferences()
+    {
+        // Differences −0.03, −0.02, −0.04: mean −0.03, sd 0.01, t(0.975, 2) = 4.302653: half-width 0.0248414.
+        var outcome = Declared().JudgePaired("lower", [2.97, 2.98, 2.96], [3.0, 3.0, 3.0]);
+        Assert.Equal(-0.03, outcome.Estimate!.Value, 12);
+        Assert.Equal(-0.03 - 4.302652729749464 * 0.01 / Math.Sqrt(3), outcome.Lower!.Value, 9);
+        Assert.Equal(-0.03 + 4.302652729749464 * 0.01 / Math.Sqrt(3), outcome.Upper!.Value, 9);
+        Assert.Equal(Verdict.Held, outcome.Verdict);                        // upper −0.0052 < 0
+        Assert.Equal(3, outcome.N);
+    }
+
+    [Theory]
+    [InlineData(new[] { -0.030, -0.020, -0.040 }, Verdict.Held)]                 // excludes 0 in the paper's direction
+    [InlineData(new[] { 0.020, 0.030, 0.025 }, Verdict.NotReproduced)]           // opposite sign
+    [InlineData(new[] { -0.004, 0.003, 0.000 }, Verdict.NotReproduced)]          // tight around 0: excludes the paper's −0.05
+    [InlineData(new[] { -0.100, 0.050, -0.020 }, Verdict.Inconclusive)]          // spans 0 and −0.05
+    public void EffectRule_GivesHeldNotReproducedOrInconclusive(double[] differences, Verdict expected) =>
+        Assert.Equal(expected, Declared().Judge("lower", differences).Verdict);
+
+    [Theory]
+    [InlineData(new[] { 0.001, -0.002, 0.0005 }, Verdict.Held)]
+    [InlineData(new[] { 0.050, 0.060, 0.055 }, Verdict.NotReproduced)]
+    [InlineData(new[] { 0.000, 0.030, 0.010 }, Verdict.Inconclusive)]
+    public void EquivalenceRule_ComparesTheIntervalWithTheMargin(double[] differences, Verdict expected) =>
+        Assert.Equal(expected, Declared().Judge("same", differences).Verdict);
+
+    [Fact]
+    public void RatioClaims_AreJudgedOnTheLogScale_AndReportedAsRatios()
+    {
+        var register = Declared();
+        var outcome = register.JudgePaired("faster", [0.8, 0.9, 0.85], [1.0, 1.0, 1.0]);
+        Assert.Equal(Math.Exp((Math.Log(0.8) + Math.Log(0.9) + Math.Log(0.85)) / 3), outcome.Estimate!.Value, 12);
+        Assert.Equal(Verdict.Held, outcome.Verdict);
+        Assert.Equal(Verdict.NotReproduced, Declared().Judge("faster", [1.10, 1.12, 1.11]).Verdict);
+        Assert.Contains("×", ClaimsRegister.Measured(outcome));
+    }
+
+    [Fact]
+    public void FewSamples_QuickMode_AndOutOfRegime_AreNeverHeld()
+    {
+        Assert.Equal(Verdict.Inconclusive, Declared().Judge("lower", [-0.5, -0.6]).Verdict);              // n = 2 < 3
+        Assert.Equal(Verdict.Inconclusive, Declared().Judge("lower", [-0.5]).Verdict);                    // no interval at all
+        var quick = Declared(quick: true).Judge("lower", [-0.03, -0.02, -0.04]);
+        Assert.Equal(Verdict.Reported, quick.Verdict);
+        Assert.NotNull(quick.Lower);                                                                      // still shown with its interval
+        var regime = Declared().JudgeOutOfRegime("lower", "baseline above the trigram loss", [-0.03, -0.02, -0.04]);
+        Assert.Equal(Verdict.Inconclusive, regime.Verdict);
+        Assert.Contains("trigram", regime.Note);
+    }
+
+    [Fact]
+    public void BadSamples_AndUndeclaredOrMismatchedClaims_AreErrorsNamingTheClaim()
+    {
+        var register = Declared();
+        Assert.Contains("'lower'", Assert.Throws<ArgumentException>(() => register.Judge("lower", [0.1, double.NaN, 0.2])).Message);
+        Assert.Contains("'nope'", Assert.Throws<KeyNotFoundException>(() => register.Judge("nope", [1, 2, 3])).Message);
+        Assert.Contains("must pair", Assert.Throws<ArgumentException>(() => register.JudgePaired("lower", [1, 2, 3], [1, 2])).Message);
+        Assert.Throws<InvalidOperationException>(() => register.Judge("identity", [0, 0, 0]));
+        Assert.Throws<ArgumentException>(() => register.DeclareExact("lower", "again", "x", 1, "p"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ClaimsRegister(false).DeclareEffect("zero", "s", "m", "u", 0, "p"));
+    }
+
+    [Fact]
+    public void Check_Fails_OnAnUnjudgedClaim_AndOnAFailedIdentity_InBothModes()
+    {
+        var register = Declared(quick: true);
+        register.Judge("lower", [-0.03, -0.02, -0.04]);
+        register.Judge("same", [0, 0.001, 0.002]);
+        register.Judge("faster", [0.8, 0.9, 0.85]);
+        Assert.Contains("identity", Assert.Throws<InvalidOperationException>(register.Check).Message);
+        register.JudgeExact("identity", 1e-3);
+        Assert.Contains("folded equals unfolded", Assert.Throws<InvalidOperationException>(register.Check).Message);
+        register.JudgeExact("identity", 1e-8);
+        register.Check();
+    }
+
+    [Fact]
+    public void Json_CarriesRuleEstimateIntervalNAndVerdict_AndHtmlHasThePaperColumn()
+    {
+        var register = Declared();
+        register.JudgePaired("lower", [2.97, 2.98, 2.96], [3.0, 3.0, 3.0]);
+        register.JudgeExact("identity", 2e-7);
+        var json = JsonNode.Parse(register.ToJson())!.AsArray();
+        Assert.Equal(4, json.Count);
+        var lower = json[0]!;
+        Assert.Equal("effect", (string)lower["rule"]!);
+        Assert.Equal("statistical", (string)lower["kind"]!);
+        Assert.Equal(3, (int)lower["n"]!);
+        Assert.True((double)lower["lower"]! < (double)lower["estimate"]! && (double)lower["estimate"]! < (double)lower["upper"]!);
+        Assert.Equal("held", (string)lower["verdict"]!);
+        Assert.Equal("not judged", (string)json[1]!["verdict"]!);
+        Assert.Equal("exact", (string)json[3]!["kind"]!);
+        var html = register.ToHtml();
+        Assert.Contains("−0.05 nats (Table 1)", html);
+        Assert.Contains("−0.030 [−0.055, −0.005] nats/char, n = 3", System.Net.WebUtility.HtmlDecode(html));
+        Assert.Contains("equivalence: |effect| &lt; 0.02 nats/char", register.DeclarationsHtml());
+    }
+
+    [Theory]
+    [InlineData(-0.0123, 0.0114, "−0.012")]
+    [InlineData(1.2345, 0.5, "1.23")]
+    [InlineData(1234.4, 200, "1234")]
+    public void Numbers_ShowTwoSignificantDigitsOfTheIntervalWidth(double value, double width, string expected) =>
+        Assert.Equal(expected, ClaimsRegister.Number(value, width));
+}
