@@ -32,11 +32,13 @@ public static class Charts
     }
 
     /// <summary>Training curves: loss against step (or tokens/images seen, with <paramref name="examplesOnX"/>), one line per run, moving
-    /// average of <paramref name="smooth"/> steps; validation points as markers where the runs have them.</summary>
+    /// average of <paramref name="smooth"/> steps; validation points as markers where the runs have them; <paramref name="references"/>
+    /// as dashed grey horizontal lines named with their value (the n-gram baselines of <see cref="Data.NGramModel"/>).</summary>
     public static GenericChart TrainingCurves(string title, IEnumerable<TrainingResult> runs, int smooth = 1, bool logX = false, bool logY = false,
-        bool validation = true, bool examplesOnX = false)
+        bool validation = true, bool examplesOnX = false, IEnumerable<(string Name, double Loss)>? references = null)
     {
         ArgumentNullException.ThrowIfNull(runs);
+        runs = runs.ToList();
         var charts = new List<GenericChart>();
         var i = 0;
         foreach (var run in runs)
@@ -50,6 +52,14 @@ public static class Charts
             if (validation && evaluated.Count > 0)
                 charts.Add(Chart.Point<double, double, string>(x: evaluated.Select(s => (s.Step + 1) * scale), y: evaluated.Select(s => s.ValidationLoss!.Value),
                     Name: run.Name + " (validation)", MarkerColor: colour, ShowLegend: false));
+        }
+        if (references is not null && charts.Count > 0)
+        {
+            var last = runs.Max(r => (r.Steps.Count == 0 ? 1 : r.Steps[^1].Step + 1) * (examplesOnX ? r.Training.BatchSize * (r.Task == "language-model" ? r.Training.Context : 1) : 1.0));
+            var first = examplesOnX ? runs.Min(r => r.Training.BatchSize * (r.Task == "language-model" ? r.Training.Context : 1.0)) : 1.0;
+            foreach (var (name, loss) in references)
+                charts.Add(Chart.Line<double, double, string>(x: [first, last], y: [loss, loss], Name: $"{name} {loss:F3}", LineColor: Color.fromString("#7f7f7f"),
+                    LineDash: StyleParam.DrawingStyle.Dash, ShowMarkers: false));
         }
         var unit = runs.FirstOrDefault()?.ThroughputUnit ?? "examples";
         return Style(Chart.Combine(charts), title, examplesOnX ? unit + " seen" : "step", "loss (nats)", logX, logY);
@@ -87,7 +97,7 @@ public static class Charts
             return s.Errors is null ? bar : Plotly.NET.Chart.withYErrorStyle<double, double>(Visible: Some(true), Type: null, Symmetric: null, Array: Some<IEnumerable<double>>(s.Errors),
                 Arrayminus: null, Value: null, Valueminus: null, Traceref: null, Tracerefminus: null, Copy_ystyle: null, Color: null, Thickness: null, Width: null).Invoke(bar);
         }).ToList();
-        return Style(Chart.Combine(charts), title, "", yTitle, false, logY);
+        return Style(Chart.Combine(charts), title, "", yTitle, false, logY, categoricalX: true);
     }
 
     /// <summary>Moving average over a trailing window of <paramref name="window"/> values (the first values average what exists).</summary>
@@ -107,11 +117,13 @@ public static class Charts
         return result;
     }
 
-    private static GenericChart Style(GenericChart chart, string title, string xTitle, string yTitle, bool logX, bool logY)
+    // Categories (bar keys) need a category x axis: a linear one has no place for strings and draws nothing.
+    private static GenericChart Style(GenericChart chart, string title, string xTitle, string yTitle, bool logX, bool logY, bool categoricalX = false)
     {
         var titled = Plotly.NET.Chart.withTitle(title, Some(Font.init(Some(StyleParam.FontFamily.Arial), Some(16.0), null))).Invoke(chart);
+        var xType = categoricalX ? StyleParam.AxisType.Category : logX ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear;
         return titled
-            .WithXAxisStyle<double, double, string>(TitleText: xTitle, AxisType: logX ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear, ShowGrid: true, ZeroLine: false)
+            .WithXAxisStyle<double, double, string>(TitleText: xTitle, AxisType: xType, ShowGrid: true, ZeroLine: false)
             .WithYAxisStyle<double, double, string>(TitleText: yTitle, AxisType: logY ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear, ShowGrid: true, ZeroLine: false)
             .WithSize(760, 420);
     }

@@ -74,7 +74,13 @@ public sealed class ReportingTests
         Assert.Contains("curve", html);
         Assert.Contains("layer", GenericChart.toChartHTML(Charts.PerLayer("profile", [("pre", new[] { 1.0, 2, 3 })], "grad norm", logY: true)));
         Assert.Contains("heatmap", GenericChart.toChartHTML(Charts.Heatmap("h", [[1.0, 2], [3, 4]], ["a", "b"], ["0", "1"], "layer", "step")));
-        Assert.Contains("bar", GenericChart.toChartHTML(Charts.Bars("b", ["x", "y"], [("s", new[] { 1.0, 2 }, new[] { 0.1, 0.2 })], "v")));
+        var bars = GenericChart.toChartHTML(Charts.Bars("b", ["x", "y"], [("s", new[] { 1.0, 2 }, new[] { 0.1, 0.2 })], "v"));
+        Assert.Contains("\"type\":\"bar\"", bars);
+        Assert.Contains("\"type\":\"category\"", bars);                  // a linear x axis draws string keys as nothing
+        Assert.DoesNotContain("\"type\":\"linear\",\"showgrid\":true,\"zeroline\":false},\"yaxis\"", bars);
+        var withBaselines = GenericChart.toChartHTML(Charts.TrainingCurves("vs n-grams", [run], references: [("trigram", 2.125), ("unigram", 3.1)]));
+        Assert.Contains("trigram 2.125", withBaselines);
+        Assert.Contains("\"dash\":\"dash\"", withBaselines);
         Assert.Equal([1, 1.5, 2.5, 3.5], Charts.MovingAverage([1, 2, 3, 4], 2));
     }
 
