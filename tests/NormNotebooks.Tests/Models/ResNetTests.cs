@@ -58,6 +58,7 @@ public sealed class ResNetTests
         var data = new LabelledTensors(images, labels);
         var result = ClassificationTrainer.Train("nf", new NfResNet(classes: 4, widths: [8, 16]), data, data,
             new TrainingConfig(30, BatchSize: 32, LearningRate: 3e-3, WeightDecay: 0, EvaluationBatches: 0));
+        Assert.False(result.Diverged, result.DivergenceReason);
         Assert.True(result.FinalValidationAccuracy > 0.9, $"accuracy {result.FinalValidationAccuracy:P1}");
     }
 }
