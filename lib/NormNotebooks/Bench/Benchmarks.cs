@@ -85,7 +85,7 @@ public static class Benchmarks
                 var baseline = cases.FirstOrDefault(c => c.Suite == suite);
                 if (baseline is null || !peer.TryGetValue(key, out var ms))
                     return;
-                var timing = new Timing(name, ms, ms, ms, 0);
+                var timing = new Timing(name, ms, ms, ms, 0, [ms]);
                 cases.Add(baseline with { Name = name, Timing = timing, Speedup = timing.SpeedupOver(baseline.Timing) });
             }
             Add("norms", "layer_norm forward", "PyTorch (Debian) layer_norm forward");

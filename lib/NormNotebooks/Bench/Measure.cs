@@ -9,10 +9,28 @@ namespace NormNotebooks.Bench;
 /// <param name="Q1Ms">First quartile.</param>
 /// <param name="Q3Ms">Third quartile.</param>
 /// <param name="Runs">Timed runs (after warm-up).</param>
-public sealed record Timing(string Name, double MedianMs, double Q1Ms, double Q3Ms, int Runs)
+/// <param name="RoundsMs">Every timed run in the order it ran (for interleaved timings, run i belongs to round i of every action).</param>
+public sealed record Timing(string Name, double MedianMs, double Q1Ms, double Q3Ms, int Runs, IReadOnlyList<double> RoundsMs)
 {
     /// <summary>How many times faster than <paramref name="baseline"/> (baseline median / this median).</summary>
     public double SpeedupOver(Timing baseline) => baseline.MedianMs / MedianMs;
+
+    /// <summary>Medians of <paramref name="blocks"/> consecutive blocks of rounds: nearly independent samples of the time, paired
+    /// block by block with another interleaved action's, from which an interval over blocks is computed (single rounds are
+    /// autocorrelated: frequency and load drift slowly).</summary>
+    public double[] BlockMedians(int blocks)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(blocks, 1);
+        if (RoundsMs.Count < blocks)
+            throw new ArgumentOutOfRangeException(nameof(blocks), blocks, $"Timing '{Name}' has {RoundsMs.Count} rounds, fewer than {blocks} blocks.");
+        return Enumerable.Range(0, blocks).Select(b =>
+        {
+            var (from, to) = (b * RoundsMs.Count / blocks, (b + 1) * RoundsMs.Count / blocks);
+            return Median(RoundsMs.Skip(from).Take(to - from));
+        }).ToArray();
+    }
+
+    internal static double Median(IEnumerable<double> values) => MathNet.Numerics.Statistics.Statistics.Median(values);
 }
 
 /// <summary>Repeats an action after a warm-up until a time budget is spent, and reports the median and quartiles.</summary>
@@ -33,8 +51,7 @@ public static class Measure
             action();
             samples.Add(clock.Elapsed.TotalMilliseconds);
         }
-        samples.Sort();
-        return new Timing(name, Quantile(samples, 0.5), Quantile(samples, 0.25), Quantile(samples, 0.75), samples.Count);
+        return Summarise(name, samples);
     }
 
     /// <summary>
@@ -60,11 +77,13 @@ public static class Measure
                 actions[a].Action();
                 samples[a].Add(clock.Elapsed.TotalMilliseconds);
             }
-        return actions.Select((a, i) =>
-        {
-            samples[i].Sort();
-            return new Timing(a.Name, Quantile(samples[i], 0.5), Quantile(samples[i], 0.25), Quantile(samples[i], 0.75), samples[i].Count);
-        }).ToList();
+        return actions.Select((a, i) => Summarise(a.Name, samples[i])).ToList();
+    }
+
+    private static Timing Summarise(string name, List<double> rounds)
+    {
+        var sorted = rounds.Order().ToList();
+        return new Timing(name, Quantile(sorted, 0.5), Quantile(sorted, 0.25), Quantile(sorted, 0.75), sorted.Count, rounds.ToArray());
     }
 
     private static double Quantile(List<double> sorted, double q)

@@ -26,4 +26,15 @@ public sealed class MeasureTests
         Assert.Equal(7, timing.Runs);
         Assert.Equal(8, count);
     }
+
+    [Fact]
+    public void BlockMedians_AreMediansOfConsecutiveRounds_InTheOrderTheyRan()
+    {
+        var timing = new Timing("t", 0, 0, 0, 7, [5, 1, 3, 10, 20, 30, 2]);
+        Assert.Equal([3.0, 15.0], timing.BlockMedians(2));          // rounds 0–2: {5, 1, 3}; rounds 3–6: {10, 20, 30, 2}, median (10 + 20)/2
+        Assert.Equal(timing.RoundsMs, timing.BlockMedians(7));
+        Assert.Throws<ArgumentOutOfRangeException>(() => timing.BlockMedians(8));
+        var measured = Measure.Interleaved([("a", () => { }), ("b", () => { })], TimeSpan.Zero, warmup: 0, minRounds: 6);
+        Assert.All(measured, t => Assert.Equal(6, t.RoundsMs.Count));
+    }
 }
