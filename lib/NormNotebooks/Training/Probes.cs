@@ -23,7 +23,11 @@ public sealed record SignalPropagation(double[] ChannelSquaredMean, double[] Cha
 /// <param name="Layer">The module's name in the model.</param>
 /// <param name="MeanDistance">(1/d)‖μ_B − μ‖₂ (BatchNorm); 0 for PowerNorm, which has no mean.</param>
 /// <param name="SecondMomentDistance">(1/d)‖σ²_B − σ²‖₂ (BatchNorm) or (1/d)‖ψ²_B − ψ²‖₂ (PowerNorm).</param>
-public sealed record BatchStatisticsFluctuation(string Layer, double MeanDistance, double SecondMomentDistance);
+/// <param name="RelativeMeanDistance">Scale-free: mean over features of |μ_B − μ|/σ with the running σ (BatchNorm); 0 for PowerNorm.</param>
+/// <param name="RelativeSecondMomentDistance">Scale-free: mean over features of |σ²_B − σ²|/σ² (BatchNorm) or |ψ²_B − ψ²|/ψ² (PowerNorm),
+/// so models whose activations differ in scale compare.</param>
+public sealed record BatchStatisticsFluctuation(string Layer, double MeanDistance, double SecondMomentDistance, double RelativeMeanDistance,
+    double RelativeSecondMomentDistance);
 
 /// <summary>
 /// Measurements that read a model without changing its math: per-block gradient norms, residual-stream statistics and angular
@@ -170,16 +174,19 @@ public static class Probes
             switch (module)
             {
                 case BatchNorm { LastBatchStatistics: var (mean, variance) } bn:
-                    found.Add(new BatchStatisticsFluctuation(name, Distance(mean, bn.RunningMean), Distance(variance, bn.RunningVar)));
+                    found.Add(new BatchStatisticsFluctuation(name, Distance(mean, bn.RunningMean), Distance(variance, bn.RunningVar),
+                        Relative(mean, bn.RunningMean, bn.RunningVar.sqrt()), Relative(variance, bn.RunningVar, bn.RunningVar)));
                     break;
                 case PowerNorm { LastBatchQuadraticMean: { } phi } pn:
-                    found.Add(new BatchStatisticsFluctuation(name, 0, Distance(phi, pn.RunningPhi)));
+                    found.Add(new BatchStatisticsFluctuation(name, 0, Distance(phi, pn.RunningPhi), 0, Relative(phi, pn.RunningPhi, pn.RunningPhi)));
                     break;
             }
         }
         return found;
 
         static double Distance(Tensor batch, Tensor running) => (batch.to(float64) - running.to(float64)).norm().ToDouble() / batch.numel();
+        static double Relative(Tensor batch, Tensor running, Tensor scale) =>
+            ((batch.to(float64) - running.to(float64)).abs() / scale.to(float64).clamp_min(1e-12)).mean().ToDouble();
     }
 
     /// <summary>
@@ -226,12 +233,15 @@ public sealed class TrainingProbe(string name, Func<ProbeContext, IEnumerable<(s
             ("angular-distance", stats.AngularDistance)];
     });
 
-    /// <summary>Series "bn-mean-distance" and "bn-second-moment-distance": one value per BatchNorm/PowerNorm layer, in module order.</summary>
+    /// <summary>Series "bn-mean-distance", "bn-second-moment-distance" and their scale-free "bn-relative-…" forms: one value per
+    /// BatchNorm/PowerNorm layer, in module order.</summary>
     public static TrainingProbe BatchStatistics() => new("batch-statistics", c =>
     {
         var layers = Probes.BatchStatistics(c.Model);
         return [("bn-mean-distance", layers.Select(l => l.MeanDistance).ToArray()),
-            ("bn-second-moment-distance", layers.Select(l => l.SecondMomentDistance).ToArray())];
+            ("bn-second-moment-distance", layers.Select(l => l.SecondMomentDistance).ToArray()),
+            ("bn-relative-mean-distance", layers.Select(l => l.RelativeMeanDistance).ToArray()),
+            ("bn-relative-second-moment-distance", layers.Select(l => l.RelativeSecondMomentDistance).ToArray())];
     });
 
     /// <summary>Series "attention-entropy": per block, the entropy averaged over heads, on a fixed batch of tokens.</summary>

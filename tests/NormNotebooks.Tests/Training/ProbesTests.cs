@@ -101,6 +101,8 @@ public sealed class ProbesTests
         var (mean, variance) = bn.LastBatchStatistics!.Value;
         Assert.Equal((mean - bn.RunningMean).norm().ToDouble() / 8, layer.MeanDistance, 6);
         Assert.Equal((variance - bn.RunningVar).norm().ToDouble() / 8, layer.SecondMomentDistance, 6);
+        Assert.Equal(((mean - bn.RunningMean).abs() / bn.RunningVar.sqrt()).mean().ToDouble(), layer.RelativeMeanDistance, 6);
+        Assert.Equal(((variance - bn.RunningVar).abs() / bn.RunningVar).mean().ToDouble(), layer.RelativeSecondMomentDistance, 6);
         Assert.Empty(Probes.BatchStatistics(new LayerNorm(8)));
     }
 
