@@ -165,7 +165,8 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
             var o = _outcomes.GetValueOrDefault(d.Id);
             html.Append("<tr><td>").Append(Encode(d.Statement)).Append("</td><td>").Append(Encode(d.Paper)).Append("</td><td>").Append(Encode(RuleText(d)))
                 .Append("</td><td>").Append(Encode(o is null ? "not judged" : Measured(o))).Append("</td><td><b>")
-                .Append(o is null ? "—" : ClaimsTable.VerdictText(o.Verdict)).Append("</b>").Append(o is null || o.Note.Length == 0 ? "" : "<br/>" + Encode(o.Note))
+                .Append(o is null ? "—" : ClaimsTable.VerdictText(o.Verdict)).Append("</b>")
+                .Append(o is null || o.Note.Length == 0 || d.Rule == ClaimRule.Exact ? "" : "<br/>" + Encode(o.Note))
                 .Append("</td></tr>");
         }
         return html.Append("</tbody></table>").ToString();
@@ -185,7 +186,7 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
 
     /// <summary>One line per claim.</summary>
     public override string ToString() => string.Join('\n', _declared.Select(d => _outcomes.TryGetValue(d.Id, out var o)
-        ? $"[{ClaimsTable.VerdictText(o.Verdict)}] {d.Statement}: {Measured(o)}{(o.Note.Length == 0 ? "" : $" ({o.Note})")}"
+        ? $"[{ClaimsTable.VerdictText(o.Verdict)}] {d.Statement}: {Measured(o)}{(o.Note.Length == 0 || d.Rule == ClaimRule.Exact ? "" : $" ({o.Note})")}"
         : $"[not judged] {d.Statement}"));
 
     /// <summary>Throws when a declared claim was never judged or an exact claim failed, naming each.</summary>
@@ -204,8 +205,10 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
     {
         ArgumentNullException.ThrowIfNull(outcome);
         var d = outcome.Declaration;
-        if (d.Rule == ClaimRule.Exact || outcome.Estimate is not { } estimate)
+        if (d.Rule == ClaimRule.Exact)
             return outcome.Note;
+        if (outcome.Estimate is not { } estimate)
+            return "no estimate";
         var unit = d.Unit.Length == 0 ? "" : d.Unit == "×" ? "×" : " " + d.Unit;
         if (outcome.Lower is not { } lower || outcome.Upper is not { } upper)
             return $"{Number(estimate, Math.Abs(estimate) / 10)}{unit}, n = {outcome.N}";
