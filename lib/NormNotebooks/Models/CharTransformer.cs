@@ -45,10 +45,13 @@ public enum NormPlacement
 /// trains exactly like the Pre-LN LayerNorm model with the same weights (Jiang et al. 2023).</param>
 /// <param name="NormWarmup">Warm-up iterations of the norms that have one (PowerNorm, UN, PRepBN), when not their default; PowerNorm's
 /// reference ties it to the learning-rate warm-up.</param>
+/// <param name="DepthScaledInit">Initialise every writer to the residual stream (attention and MLP output projections) with
+/// std InitStd/√(2·Depth), GPT-2's depth-scaled init (the "scaled init" the LayerNorm Scaling authors warn cancels much of its benefit).</param>
 public sealed record TransformerConfig(
     int Vocabulary, int Width = 128, int Depth = 4, int Heads = 4, int Context = 128, string Norm = "layernorm",
     NormPlacement Placement = NormPlacement.PreLN, double MixFraction = 0.25, bool EmbeddingNorm = true, int MlpRatio = 4,
-    double InitStd = 0.02, bool SigmaReparam = false, double? NormEps = null, int? NormWarmup = null, bool CentredWriters = false)
+    double InitStd = 0.02, bool SigmaReparam = false, double? NormEps = null, int? NormWarmup = null, bool CentredWriters = false,
+    bool DepthScaledInit = false)
 {
     /// <summary>The options every norm of the model is built with.</summary>
     internal NormOptions NormOptions(int depth) =>
@@ -288,14 +291,15 @@ internal static class Layers
 {
     public static nn.Module<Tensor, Tensor> Linear(long input, long output, TransformerConfig config, bool writer = false)
     {
+        var std = writer && config.DepthScaledInit ? config.InitStd / Math.Sqrt(2.0 * config.Depth) : config.InitStd;
         if (config.SigmaReparam)
-            return new SigmaReparamLinear(input, output, initStd: config.InitStd);
+            return new SigmaReparamLinear(input, output, initStd: std);
         if (writer && config.CentredWriters)
-            return new ZeroMeanOutputLinear(input, output, config.InitStd);
+            return new ZeroMeanOutputLinear(input, output, std);
         var linear = nn.Linear(input, output);
         using (no_grad())
         {
-            linear.weight!.normal_(0, config.InitStd);
+            linear.weight!.normal_(0, std);
             linear.bias!.zero_();
         }
         return linear;

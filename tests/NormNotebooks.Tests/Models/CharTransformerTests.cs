@@ -108,6 +108,22 @@ public sealed class CharTransformerTests
     }
 
     [Fact]
+    public void DepthScaledInit_ShrinksOnlyTheWritersBy_RootTwoL()
+    {
+        var config = new TransformerConfig(Vocabulary: 11, Width: 64, Depth: 8, Heads: 2, Context: 12);
+        manual_seed(4);
+        var plain = new CharTransformer(config);
+        manual_seed(4);
+        var scaled = new CharTransformer(config with { DepthScaledInit = true });
+        double Std(CharTransformer m, string name) => m.named_parameters().Where(p => p.name.EndsWith(name, StringComparison.Ordinal) && p.name.StartsWith("blocks.", StringComparison.Ordinal))
+            .Select(p => p.parameter.std().ToDouble()).Average();
+        foreach (var writer in new[] { "attn.proj.weight", "mlp.proj.weight" })
+            Assert.InRange(Std(scaled, writer) / Std(plain, writer), 0.95 / 4, 1.05 / 4);   // 1/√(2·8) = 1/4
+        foreach (var reader in new[] { "attn.qkv.weight", "mlp.fc.weight" })
+            Assert.Equal(Std(plain, reader), Std(scaled, reader), 12);
+    }
+
+    [Fact]
     public void RemovedBlocks_AreSkipped()
     {
         using var scope = NewDisposeScope();
