@@ -120,12 +120,32 @@ public static class Charts
     // Categories (bar keys) need a category x axis: a linear one has no place for strings and draws nothing.
     private static GenericChart Style(GenericChart chart, string title, string xTitle, string yTitle, bool logX, bool logY, bool categoricalX = false)
     {
-        var titled = Plotly.NET.Chart.withTitle(title, Some(Font.init(Some(StyleParam.FontFamily.Arial), Some(16.0), null))).Invoke(chart);
+        var titled = Plotly.NET.Chart.withTitle(WrapTitle(title), Some(Font.init(Some(StyleParam.FontFamily.Arial), Some(16.0), null))).Invoke(chart);
         var xType = categoricalX ? StyleParam.AxisType.Category : logX ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear;
         return titled
             .WithXAxisStyle<double, double, string>(TitleText: xTitle, AxisType: xType, ShowGrid: true, ZeroLine: false)
             .WithYAxisStyle<double, double, string>(TitleText: yTitle, AxisType: logY ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear, ShowGrid: true, ZeroLine: false)
             .WithSize(760, 420);
+    }
+
+    /// <summary>Breaks a title into lines of at most <paramref name="width"/> characters at spaces (Plotly's &lt;br&gt;): titles state
+    /// findings with numbers, and one long line runs off a 760-pixel chart.</summary>
+    public static string WrapTitle(string title, int width = 80)
+    {
+        ArgumentNullException.ThrowIfNull(title);
+        var lines = new List<string>();
+        var line = new System.Text.StringBuilder();
+        foreach (var word in title.Split(' '))
+        {
+            if (line.Length > 0 && line.Length + 1 + word.Length > width)
+            {
+                lines.Add(line.ToString());
+                line.Clear();
+            }
+            line.Append(line.Length > 0 ? " " : "").Append(word);
+        }
+        lines.Add(line.ToString());
+        return string.Join("<br>", lines);
     }
 
     private static FSharpOption<T> Some<T>(T value) => FSharpOption<T>.Some(value);

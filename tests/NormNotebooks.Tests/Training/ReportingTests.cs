@@ -82,6 +82,10 @@ public sealed class ReportingTests
         Assert.Contains("trigram 2.125", withBaselines);
         Assert.Contains("\"dash\":\"dash\"", withBaselines);
         Assert.Equal([1, 1.5, 2.5, 3.5], Charts.MovingAverage([1, 2, 3, 4], 2));
+        Assert.Equal("a short title", Charts.WrapTitle("a short title"));
+        var wrapped = Charts.WrapTitle(string.Join(' ', Enumerable.Repeat("word", 40)), 30);
+        Assert.All(wrapped.Split("<br>"), line => Assert.InRange(line.Length, 1, 30));
+        Assert.Equal(string.Join(' ', Enumerable.Repeat("word", 40)), wrapped.Replace("<br>", " "));
     }
 
     [Fact]
