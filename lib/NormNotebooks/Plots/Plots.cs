@@ -57,9 +57,10 @@ public static class Charts
         {
             var last = runs.Max(r => (r.Steps.Count == 0 ? 1 : r.Steps[^1].Step + 1) * (examplesOnX ? r.Training.BatchSize * (r.Task == "language-model" ? r.Training.Context : 1) : 1.0));
             var first = examplesOnX ? runs.Min(r => r.Training.BatchSize * (r.Task == "language-model" ? r.Training.Context : 1.0)) : 1.0;
-            foreach (var (name, loss) in references)
+            StyleParam.DrawingStyle[] dashes = [StyleParam.DrawingStyle.Dash, StyleParam.DrawingStyle.Dot, StyleParam.DrawingStyle.DashDot, StyleParam.DrawingStyle.LongDash];
+            foreach (var ((name, loss), k) in references.Select((r, k) => (r, k)))
                 charts.Add(Chart.Line<double, double, string>(x: [first, last], y: [loss, loss], Name: $"{name} {loss:F3}", LineColor: Color.fromString("#7f7f7f"),
-                    LineDash: StyleParam.DrawingStyle.Dash, ShowMarkers: false));
+                    LineDash: dashes[k % dashes.Length], ShowMarkers: false));
         }
         var unit = runs.FirstOrDefault()?.ThroughputUnit ?? "examples";
         return Style(Chart.Combine(charts), title, examplesOnX ? unit + " seen" : "step", "loss (nats)", logX, logY);
