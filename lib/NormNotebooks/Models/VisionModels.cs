@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-using NormNotebooks.Kernels;
 using NormNotebooks.Norms;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -86,7 +85,7 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
         {
             modules.Add(($"conv{i}", weightStandardization
                 ? new WeightStandardizedConv2d(previous, widths[i], 3, padding: 1, bias: norm == "none")
-                : new Conv2dLayer(previous, widths[i], 3, padding: 1, bias: norm == "none")));
+                : nn.Conv2d(previous, widths[i], 3, padding: 1, bias: norm == "none")));
             if (norm != "none")
                 modules.Add(($"norm{i}", NormFactory.Create(norm, widths[i], options)));
             if (!normActivation)

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-using NormNotebooks.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -80,17 +79,17 @@ public sealed class RegionNormL : nn.Module<Tensor, Tensor>
 {
     private const double Threshold = 0.8;
 
-    [ComponentName(Name = "importance")] private Conv2dLayer _importance;
-    [ComponentName(Name = "gamma")] private Conv2dLayer _gamma;
-    [ComponentName(Name = "beta")] private Conv2dLayer _beta;
+    [ComponentName(Name = "importance")] private Conv2d _importance;
+    [ComponentName(Name = "gamma")] private Conv2d _gamma;
+    [ComponentName(Name = "beta")] private Conv2d _beta;
 
     public RegionNormL(long channels, double eps = 1e-5, Device? device = null, ScalarType? dtype = null) : base(nameof(RegionNormL))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
         (Channels, Eps) = (channels, eps);
-        _importance = new Conv2dLayer(2, 1, 7, padding: 3, bias: false, device: device, dtype: dtype);
-        _gamma = new Conv2dLayer(1, 1, 7, padding: 3, device: device, dtype: dtype);
-        _beta = new Conv2dLayer(1, 1, 7, padding: 3, device: device, dtype: dtype);
+        _importance = nn.Conv2d(2, 1, 7, padding: 3, bias: false, device: device, dtype: dtype);
+        _gamma = nn.Conv2d(1, 1, 7, padding: 3, device: device, dtype: dtype);
+        _beta = nn.Conv2d(1, 1, 7, padding: 3, device: device, dtype: dtype);
         RegisterComponents();
     }
 

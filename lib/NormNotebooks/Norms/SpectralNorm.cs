@@ -105,7 +105,7 @@ public sealed class SpectralNorm : nn.Module<Tensor, Tensor>
         var weight = NormalizedWeight();
         var y = WeightShape.Length == 2
             ? nn.functional.linear(x, weight, _bias)
-            : Kernels.Convolution.Conv2d(x, weight, _bias, Stride, Padding);
+            : nn.functional.conv2d(x, weight, _bias, strides: [Stride, Stride], padding: [Padding, Padding]);
         return y.MoveToOuterDisposeScope();
     }
 

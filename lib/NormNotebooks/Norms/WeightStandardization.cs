@@ -84,7 +84,7 @@ public sealed class WeightStandardizedConv2d : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return Kernels.Convolution.Conv2d(x, StandardizedWeight(), _bias, Stride, Padding).MoveToOuterDisposeScope();
+        return nn.functional.conv2d(x, StandardizedWeight(), _bias, strides: [Stride, Stride], padding: [Padding, Padding]).MoveToOuterDisposeScope();
     }
 
     public override string ToString() => $"WeightStandardizedConv2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={Padding}, bias={_bias is not null}, variance={Variance})";
@@ -176,7 +176,7 @@ public sealed class ScaledWSConv2d : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return Kernels.Convolution.Conv2d(x, StandardizedWeight(), _bias, Stride, Padding).MoveToOuterDisposeScope();
+        return nn.functional.conv2d(x, StandardizedWeight(), _bias, strides: [Stride, Stride], padding: [Padding, Padding]).MoveToOuterDisposeScope();
     }
 
     public override string ToString() => $"ScaledWSConv2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={Padding})";

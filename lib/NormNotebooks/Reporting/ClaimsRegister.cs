@@ -270,8 +270,7 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
             return (Verdict.Held, far < magnitude ? "in the paper's direction, smaller than its effect" : "in the paper's direction");
         if (far < 0)
             return (Verdict.NotReproduced, "opposite sign");
-        return far < magnitude ? (Verdict.NotReproduced, "interval excludes the paper's effect")
-            : (Verdict.Inconclusive, d.Ratio ? "interval spans 1× and the paper's effect" : "interval spans 0 and the paper's effect");
+        return far < magnitude ? (Verdict.NotReproduced, "interval excludes the paper's effect") : (Verdict.Inconclusive, "interval spans 0 and the paper's effect");
     }
 
     private static string RuleText(ClaimDeclaration d) => d.Rule switch
