@@ -90,9 +90,11 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     /// <summary>Keep a copy of the attention weights (for entropy probes).</summary>
     public bool RecordAttention { get; set; }
 
-    // Held for the process: an implicit double → Scalar temporary can be finalized while libtorch still reads it (TorchSharp
-    // passes only its handle), which crashed a long run in masked_fill with a garbage Scalar.
-    internal static readonly Scalar MaskValue = double.NegativeInfinity;
+    /// <summary>scores with the positions of <paramref name="mask"/> set to −∞, through a 0-d tensor rather than a TorchSharp Scalar: an
+    /// implicit double → Scalar temporary can be finalized while libtorch still reads it (a long run crashed in masked_fill with a
+    /// garbage Scalar), and a Scalar kept in a static field is freed by the dispose scope it was created in (double free).</summary>
+    internal static Tensor MaskOut(Tensor scores, Tensor mask) =>
+        where(mask, tensor(float.NegativeInfinity, dtype: scores.dtype, device: scores.device), scores);
 
     /// <summary>Causal multi-head attention of projected q, k, v [B, T, 3·w] → [B, T, w], with the weights [B, heads, T, T].</summary>
     public static Tensor Attend(Tensor qkv, int heads, out Tensor attention)
@@ -103,7 +105,7 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
         var (q, k, v) = (split[0], split[1], split[2]);
         var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(headWidth);
         var mask = ones(time, time, dtype: ScalarType.Bool, device: qkv.device).triu(1);
-        attention = scores.masked_fill(mask, MaskValue).softmax(-1);
+        attention = MaskOut(scores, mask).softmax(-1);
         return attention.matmul(v).transpose(1, 2).reshape(batch, time, width);
     }
 

@@ -92,7 +92,7 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor, Tensor>
         Tensor Split(Tensor t, long time) => t.view(batch, time, heads, dh).transpose(1, 2);   // [B, h, T, dh]
         var scores = Split(q, tq).matmul(Split(k, tk).transpose(-2, -1)) / Math.Sqrt(dh);
         if (causal)
-            scores = scores.masked_fill(ones(tq, tk, dtype: ScalarType.Bool, device: q.device).triu(1), CausalSelfAttention.MaskValue);
+            scores = CausalSelfAttention.MaskOut(scores, ones(tq, tk, dtype: ScalarType.Bool, device: q.device).triu(1));
         return scores.softmax(-1).matmul(Split(v, tk)).transpose(1, 2).reshape(batch, tq, width);
     }
 
