@@ -4,7 +4,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using MathNet.Numerics.Distributions;
 
 namespace NormNotebooks.Reporting;
 
@@ -232,24 +231,16 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
         ArgumentNullException.ThrowIfNull(effects);
         if (effects.Any(e => !double.IsFinite(e) || (d.Ratio && e <= 0)))
             throw new ArgumentException($"Claim '{d.Id}': samples must be finite{(d.Ratio ? " and positive (ratios)" : "")}; count failed runs in a claim of their own instead: {string.Join(", ", effects)}.", nameof(effects));
-        var scaled = effects.Select(e => d.Ratio ? Math.Log(e) : e).ToArray();
-        var back = (double v) => d.Ratio ? Math.Exp(v) : v;
-        var n = scaled.Length;
+        var n = effects.Count;
         if (n == 0)
             return new ClaimOutcome(d, Verdict.Inconclusive, null, null, null, 0, regime is null ? "no samples" : "regime: " + regime);
-        var mean = scaled.Average();
-        double? lower = null, upper = null;
-        if (n >= 2)
-        {
-            var sd = Math.Sqrt(scaled.Sum(v => (v - mean) * (v - mean)) / (n - 1));
-            var half = StudentT.InvCDF(0, 1, n - 1, 0.5 + Confidence / 2) * sd / Math.Sqrt(n);
-            (lower, upper) = (mean - half, mean + half);
-        }
+        var interval = Interval.Of(effects, d.Ratio, Confidence);
+        var (lower, upper) = (interval.Lower, interval.Upper);
         var (verdict, note) = regime is not null ? (Verdict.Inconclusive, "regime: " + regime)
             : Quick ? (Verdict.Reported, "quick mode: reported, not judged")
             : n < MinimumSamples || lower is null ? (Verdict.Inconclusive, $"n = {n} < {MinimumSamples}")
-            : Decide(d, lower.Value, upper!.Value);
-        return new ClaimOutcome(d, verdict, back(mean), lower is null ? null : back(lower.Value), upper is null ? null : back(upper.Value), n, note);
+            : Decide(d, d.Ratio ? Math.Log(lower.Value) : lower.Value, d.Ratio ? Math.Log(upper!.Value) : upper!.Value);
+        return new ClaimOutcome(d, verdict, interval.Estimate, lower, upper, n, note);
     }
 
     // Decides on the (log-)scale of the samples.

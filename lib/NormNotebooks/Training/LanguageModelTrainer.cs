@@ -7,7 +7,8 @@ using static TorchSharp.torch;
 namespace NormNotebooks.Training;
 
 /// <summary>
-/// Trains a <see cref="CharTransformer"/> on a <see cref="CharDataset"/> with the library's one loop (<see cref="TrainingConfig"/>:
+/// Trains a character language model (a <see cref="CharTransformer"/>, a <see cref="CharGru"/>, or any module mapping tokens
+/// [batch, time] to logits [batch, time, vocabulary]) on a <see cref="CharDataset"/> with the library's one loop (<see cref="TrainingConfig"/>:
 /// optimizer, warm-up and decay, accumulation, clipping, divergence guard, probes). Validation runs in evaluation mode (running
 /// statistics), so batch-statistics norms are measured without the causal leak of training-mode statistics.
 /// </summary>
@@ -15,14 +16,14 @@ public static class LanguageModelTrainer
 {
     /// <summary>Trains <paramref name="model"/>; <paramref name="progress"/> hears every step, <paramref name="probes"/> are read every
     /// <see cref="TrainingConfig.ProbeEvery"/> steps.</summary>
-    public static TrainingResult Train(string name, CharTransformer model, CharDataset data, TrainingConfig config,
+    public static TrainingResult Train(string name, nn.Module<Tensor, Tensor> model, CharDataset data, TrainingConfig config,
         Action<TrainingProgress>? progress = null, IReadOnlyList<TrainingProbe>? probes = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(config);
-        if (config.Context > model.Config.Context)
-            throw new ArgumentException($"Training context {config.Context} exceeds the model's {model.Config.Context}.", nameof(config));
+        if (model is CharTransformer transformer && config.Context > transformer.Config.Context)
+            throw new ArgumentException($"Training context {config.Context} exceeds the model's {transformer.Config.Context}.", nameof(config));
         var device = model.parameters().First().device;
         var micro = config.BatchSize / config.AccumulationSteps;
         var task = new TrainingTask("language-model",
@@ -33,14 +34,18 @@ public static class LanguageModelTrainer
             },
             () => (Evaluate(model, data, config, device), null),
             (double)config.BatchSize * config.Context, "tokens");
-        var description = $"CharTransformer L={model.Config.Depth} d={model.Config.Width} heads={model.Config.Heads} {model.Config.Norm} {model.Config.Placement}";
-        return TrainingLoop.Run(name, model, model.Config, description, config, task, probes, progress);
+        var description = model switch
+        {
+            CharTransformer m => $"CharTransformer L={m.Config.Depth} d={m.Config.Width} heads={m.Config.Heads} {m.Config.Norm} {m.Config.Placement}",
+            _ => model.ToString() ?? model.GetName(),
+        };
+        return TrainingLoop.Run(name, model, (model as CharTransformer)?.Config, description, config, task, probes, progress);
     }
 
     /// <summary>Mean validation cross-entropy (nats per character) in evaluation mode over the fixed validation set
     /// <see cref="CharDataset.ValidationSet"/>(context, <see cref="TrainingConfig.ValidationCharacters"/>): the same targets for every
     /// seed and variant, so runs pair.</summary>
-    public static double Evaluate(CharTransformer model, CharDataset data, TrainingConfig config, Device? device = null)
+    public static double Evaluate(nn.Module<Tensor, Tensor> model, CharDataset data, TrainingConfig config, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -49,7 +54,7 @@ public static class LanguageModelTrainer
     }
 
     /// <summary>Mean cross-entropy (nats per character) over the targets of <paramref name="windows"/>, in evaluation mode.</summary>
-    public static double Evaluate(CharTransformer model, ValidationWindows windows, Device? device = null)
+    public static double Evaluate(nn.Module<Tensor, Tensor> model, ValidationWindows windows, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(windows);
