@@ -93,6 +93,58 @@ public sealed class CharDataset
         return Gather(stream, starts.Length, b => starts[b], context, device);
     }
 
+    /// <summary>
+    /// A batch of whole sentences as a sentence-level NLP batch is built (fairseq and the PowerNorm paper's setting): sentences are the
+    /// lines of <paramref name="stream"/> (the Brown corpus has one per line), <paramref name="batchSize"/> of them drawn by
+    /// <paramref name="generator"/>, each cut at <paramref name="maxLength"/> characters and right-padded with id 0 to the longest in
+    /// the batch. Returns tokens [B, T] (int64) and a mask [B, T] (bool, true on real characters), so statistics can skip the padding;
+    /// the number of real characters varies from batch to batch.
+    /// </summary>
+    public (Tensor Tokens, Tensor Mask) SampleSentences(int[] stream, int batchSize, int maxLength, Generator? generator = null, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLength);
+        var sentences = SentenceSpans(stream);
+        if (sentences.Count == 0)
+            throw new ArgumentException("The stream has no non-empty line to sample a sentence from.", nameof(stream));
+        using var picks = randint(0, sentences.Count, [batchSize], dtype: int64, generator: generator);
+        var chosen = picks.data<long>().Select(i => sentences[(int)i]).Select(sp => (sp.Start, Length: Math.Min(sp.Length, maxLength))).ToArray();
+        var width = chosen.Max(c => c.Length);
+        var tokens = new long[batchSize * width];
+        var mask = new bool[batchSize * width];
+        for (var b = 0; b < batchSize; b++)
+            for (var t = 0; t < chosen[b].Length; t++)
+            {
+                tokens[b * width + t] = stream[chosen[b].Start + t];
+                mask[b * width + t] = true;
+            }
+        return (tensor(tokens, [batchSize, width], device: device), tensor(mask, [batchSize, width], device: device));
+    }
+
+    private readonly Dictionary<int[], List<(int Start, int Length)>> _sentenceSpans = new(ReferenceEqualityComparer.Instance);
+
+    private List<(int Start, int Length)> SentenceSpans(int[] stream)
+    {
+        lock (_sentenceSpans)
+        {
+            if (_sentenceSpans.TryGetValue(stream, out var cached))
+                return cached;
+            var newline = Vocabulary.IndexOf('\n');
+            var spans = new List<(int Start, int Length)>();
+            var start = 0;
+            for (var i = 0; i <= stream.Length; i++)
+                if (i == stream.Length || stream[i] == newline)
+                {
+                    if (i > start)
+                        spans.Add((start, i - start));
+                    start = i + 1;
+                }
+            _sentenceSpans[stream] = spans;
+            return spans;
+        }
+    }
+
     /// <summary>Inputs x [count, T] = stream[s .. s + T − 1] and targets y = stream[s + 1 .. s + T] for the window starts s = start(b).</summary>
     internal static (Tensor X, Tensor Y) Gather(int[] stream, int count, Func<int, long> start, int context, Device? device)
     {

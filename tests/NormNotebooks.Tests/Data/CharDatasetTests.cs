@@ -77,4 +77,28 @@ public sealed class CharDatasetTests
         Assert.Equal(data.Validation[set.Starts[2] + 1], (int)y[0, 0].item<long>());
         Assert.True(x[.., 1..].allclose(y[.., ..^1], rtol: 0, atol: 0));
     }
+
+    [Fact]
+    public void SampleSentences_ReturnsWholeLines_PaddedAndMasked()
+    {
+        var lines = new[] { "a short one.", "a much longer sentence here.", "mid length line", "x" };
+        var data = new CharDataset([string.Join("\n", lines), string.Join("\n", lines.Reverse()), "validation text"], validationEvery: 3);
+        var (tokens, mask) = data.SampleSentences(data.Train, 16, 20, new Generator(3));
+        Assert.Equal(tokens.shape, mask.shape);
+        Assert.Equal(16, tokens.shape[0]);
+        var lengths = mask.sum([1L]).data<long>().ToArray();
+        Assert.Equal(lengths.Max(), tokens.shape[1]);
+        for (var b = 0; b < 16; b++)
+        {
+            var row = tokens[b].data<long>().Select(v => (int)v).ToArray();
+            var text = data.Decode(row.Take((int)lengths[b]));
+            Assert.Contains(lines, l => l.Length > 20 ? l[..20] == text : l == text);   // a whole line, cut at maxLength
+            Assert.All(row.Skip((int)lengths[b]), v => Assert.Equal(0, v));              // padding id 0 ...
+            Assert.False(mask[b, (int)lengths[b]..].any().item<bool>());                  // ... outside the mask
+        }
+        Assert.True(lengths.Distinct().Count() > 1, "lengths must vary across sentences");
+        var (again, _) = data.SampleSentences(data.Train, 16, 20, new Generator(3));
+        Assert.True(tokens.equal(again).all().item<bool>(), "the same generator seed gives the same batch");
+        Assert.Throws<ArgumentOutOfRangeException>(() => data.SampleSentences(data.Train, 0, 20));
+    }
 }
