@@ -57,7 +57,9 @@ public static class Measure
     /// <summary>
     /// Times several actions side by side: after <paramref name="warmup"/> untimed rounds, one run of each in turn per round, until
     /// <paramref name="budget"/> has passed (at least <paramref name="minRounds"/> rounds). Slow drifts of the machine (frequency, other
-    /// load) then hit every action alike, which matters when the differences sought are a few per cent.
+    /// load) then hit every action alike, which matters when the differences sought are a few per cent. The order rotates from round
+    /// to round (round r starts with action r mod n), so no action always runs right after the same neighbour (whose garbage,
+    /// cache footprint or idle threads it would otherwise inherit every time).
     /// </summary>
     public static IReadOnlyList<Timing> Interleaved(IReadOnlyList<(string Name, Action Action)> actions, TimeSpan? budget = null, int warmup = 3, int minRounds = 5)
     {
@@ -70,9 +72,10 @@ public static class Measure
         var limit = budget ?? TimeSpan.FromSeconds(actions.Count);
         var samples = actions.Select(_ => new List<double>()).ToList();
         var total = Stopwatch.StartNew();
-        while (samples[0].Count < minRounds || total.Elapsed < limit)
-            for (var a = 0; a < actions.Count; a++)
+        for (var round = 0; samples[0].Count < minRounds || total.Elapsed < limit; round++)
+            for (var k = 0; k < actions.Count; k++)
             {
+                var a = (round + k) % actions.Count;
                 var clock = Stopwatch.StartNew();
                 actions[a].Action();
                 samples[a].Add(clock.Elapsed.TotalMilliseconds);

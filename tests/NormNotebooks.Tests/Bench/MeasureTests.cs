@@ -7,13 +7,13 @@ namespace NormNotebooks.Tests.Bench;
 public sealed class MeasureTests
 {
     [Fact]
-    public void Interleaved_RunsEveryActionOncePerRound_AfterTheWarmup()
+    public void Interleaved_RunsEveryActionOncePerRound_InRotatingOrder_AfterTheWarmup()
     {
         var calls = new List<string>();
-        var timings = Measure.Interleaved([("a", () => calls.Add("a")), ("b", () => calls.Add("b"))], TimeSpan.Zero, warmup: 2, minRounds: 4);
-        Assert.Equal(["a", "b"], timings.Select(t => t.Name));
+        var timings = Measure.Interleaved([("a", () => calls.Add("a")), ("b", () => calls.Add("b")), ("c", () => calls.Add("c"))], TimeSpan.Zero, warmup: 2, minRounds: 4);
+        Assert.Equal(["a", "b", "c"], timings.Select(t => t.Name));
         Assert.All(timings, t => Assert.Equal(4, t.Runs));
-        Assert.Equal(Enumerable.Repeat(new[] { "a", "b" }, 6).SelectMany(x => x), calls);
+        Assert.Equal("abc" + "abc" + "abc" + "bca" + "cab" + "abc", string.Concat(calls));   // 2 warm-up rounds, then each round starts one later
         Assert.All(timings, t => Assert.True(t.Q1Ms <= t.MedianMs && t.MedianMs <= t.Q3Ms));
         Assert.Throws<ArgumentException>(() => Measure.Interleaved([]));
     }
