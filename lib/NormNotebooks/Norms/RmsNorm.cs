@@ -10,9 +10,9 @@ namespace NormNotebooks.Norms;
 /// <summary>Root-mean-square normalisation over the last axis (re-scaling, no re-centring).</summary>
 /// <remarks>Zhang &amp; Sennrich, "Root Mean Square Layer Normalization", NeurIPS 2019, arXiv:1910.07467, Eq. (4):
 /// āᵢ = gᵢ·aᵢ/RMS(a), RMS(a) = √(1/n Σ aᵢ² + ε). g ↦ Weight (init 1); no bias (the paper's default).
-/// ε ↦ Eps, inside the root as in the authors' TF/Nematus code (their PyTorch file adds 1e-8 outside; the
-/// invariances do not depend on it); default 1e-8. Invariant to re-scaling, not to re-centring; on a zero-mean
-/// input it equals LayerNorm with the same ε. With <c>bias</c> a learned shift β (init 0) follows the gain: that is LayerNorm's
+/// ε ↦ Eps, inside the root as in the authors' TF/Nematus code, which uses 1e-5; the default 1e-8 is the value of their PyTorch
+/// file, which adds it outside the root (the invariances do not depend on it). Pass 1e-5 to match the TF/Nematus models.
+/// Invariant to re-scaling, not to re-centring; on a zero-mean input it equals LayerNorm with the same ε. With <c>bias</c> a learned shift β (init 0) follows the gain: that is LayerNorm's
 /// affine map, so a Pre-RMSNorm model with centred writers trains exactly like Pre-LN (notebook 12). Used by notebooks 11, 12, 18.</remarks>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
