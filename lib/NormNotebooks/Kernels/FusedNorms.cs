@@ -5,15 +5,12 @@ using static TorchSharp.torch;
 namespace NormNotebooks.Kernels;
 
 /// <summary>
-/// LayerNorm and RMSNorm on tensors through <see cref="NormKernels"/>, with autograd: the norm modules call these on CPU for contiguous
-/// float32 inputs (the fast path) and fall back to libtorch ops elsewhere (CUDA, float64, non-contiguous). Set the environment variable
-/// <c>NORMNB_FUSED=0</c>, or <see cref="Enabled"/> to false, to compare against the composed ops.
+/// LayerNorm and RMSNorm on tensors through <see cref="NormKernels"/>, with autograd. A norm module built with
+/// <see cref="Norms.NormImplementation.Fused"/> calls these for contiguous float32 CPU inputs and runs libtorch ops elsewhere
+/// (CUDA, float64, non-contiguous).
 /// </summary>
 public static unsafe class FusedNorms
 {
-    /// <summary>Whether the norm modules use the fused kernels where they can (default: on unless NORMNB_FUSED=0).</summary>
-    public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("NORMNB_FUSED") != "0";
-
     /// <summary>Whether the kernels apply to <paramref name="x"/> (and the parameters): contiguous float32 on the CPU.</summary>
     public static bool Applies(Tensor x, params Tensor?[] parameters) =>
         TensorMemory.IsKernelReady(x) && x.dim() >= 1 && x.shape[^1] > 0 && parameters.All(p => p is null || TensorMemory.IsKernelReady(p));

@@ -38,6 +38,10 @@ public sealed record NormOptions
     /// <summary>Ghost BatchNorm's virtual batch size.</summary>
     public long? VirtualBatchSize { get; init; }
 
+    /// <summary>LayerNorm's and RMSNorm's implementation; null: <c>NORMNB_FUSED</c>, else each norm's measured fastest
+    /// (<see cref="NormImplementations"/>).</summary>
+    public NormImplementation? Implementation { get; init; }
+
     public Device? Device { get; init; }
     public ScalarType? Dtype { get; init; }
 }
@@ -53,17 +57,17 @@ public static class NormFactory
     private static readonly Dictionary<string, (string Description, Func<long, NormOptions, nn.Module<Tensor, Tensor>> Build)> Layers = new(StringComparer.Ordinal)
     {
         ["none"] = ("identity: no normalisation", (_, _) => nn.Identity()),
-        ["layernorm"] = ("LayerNorm (Ba et al. 2016)", (n, o) => new LayerNorm(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
-        ["rmsnorm"] = ("RMSNorm (Zhang & Sennrich 2019)", (n, o) => new RmsNorm(n, o.Eps ?? 1e-8, device: o.Device, dtype: o.Dtype)),
-        ["rmsnorm-affine"] = ("RMSNorm with gain and bias, LayerNorm's affine map (Jiang et al. 2023, training-equivalent Pre-RMSNorm)", (n, o) => new RmsNorm(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype, bias: true)),
+        ["layernorm"] = ("LayerNorm (Ba et al. 2016)", (n, o) => new LayerNorm(n, o.Eps ?? 1e-5, implementation: o.Implementation, device: o.Device, dtype: o.Dtype)),
+        ["rmsnorm"] = ("RMSNorm (Zhang & Sennrich 2019)", (n, o) => new RmsNorm(n, o.Eps ?? 1e-8, implementation: o.Implementation, device: o.Device, dtype: o.Dtype)),
+        ["rmsnorm-affine"] = ("RMSNorm with gain and bias, LayerNorm's affine map (Jiang et al. 2023, training-equivalent Pre-RMSNorm)", (n, o) => new RmsNorm(n, o.Eps ?? 1e-5, bias: true, implementation: o.Implementation, device: o.Device, dtype: o.Dtype)),
         ["prmsnorm"] = ("partial RMSNorm, p = 6.25% (Zhang & Sennrich 2019)", (n, o) => new PartialRmsNorm(n, eps: o.Eps ?? 1e-8, device: o.Device, dtype: o.Dtype)),
         ["crmsnorm"] = ("compressed RMSNorm of a zero-mean vector (Jiang et al. 2023)", (n, o) => new CrmsNorm(n, o.Eps ?? 1e-8, device: o.Device, dtype: o.Dtype)),
         ["batchnorm"] = ("BatchNorm (Ioffe & Szegedy 2015)", (n, o) => new BatchNorm(n, o.Eps ?? 1e-5, channelsLast: o.Layout == NormLayout.ChannelsLast, device: o.Device, dtype: o.Dtype)),
         ["powernorm"] = ("PowerNorm with approximate backward (Shen et al. 2020)", (n, o) => new PowerNorm(n, o.Groups ?? 1, o.Eps ?? 1e-5, warmupIterations: o.WarmupIterations ?? 1000, device: o.Device, dtype: o.Dtype)),
-        ["powernorm-v"] = ("PN-V: PowerNorm with batch quadratic mean and plain backprop (Shen et al. 2020, ablation)", (n, o) => new PowerNorm(n, o.Groups ?? 1, o.Eps ?? 1e-5, warmupIterations: o.WarmupIterations ?? 1000, device: o.Device, dtype: o.Dtype, batchStatisticsOnly: true)),
+        ["powernorm-v"] = ("PN-V: PowerNorm with batch quadratic mean and plain backprop (Shen et al. 2020, ablation)", (n, o) => new PowerNorm(n, o.Groups ?? 1, o.Eps ?? 1e-5, warmupIterations: o.WarmupIterations ?? 1000, batchStatisticsOnly: true, device: o.Device, dtype: o.Dtype)),
         ["groupnorm"] = ("GroupNorm (Wu & He 2018)", (n, o) => new GroupNorm(n, o.Groups ?? DividingGroups(n), o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
         ["instancenorm"] = ("InstanceNorm (Ulyanov et al. 2016)", (n, o) => GroupNorm.Instance(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
-        ["layernorm-scaling"] = ("LayerNorm scaled by 1/√ℓ (Sun et al. 2025)", (n, o) => new LayerNormScaling(new LayerNorm(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype), RequireDepth(o))),
+        ["layernorm-scaling"] = ("LayerNorm scaled by 1/√ℓ (Sun et al. 2025)", (n, o) => new LayerNormScaling(new LayerNorm(n, o.Eps ?? 1e-5, implementation: o.Implementation, device: o.Device, dtype: o.Dtype), RequireDepth(o))),
         ["ghost-batchnorm"] = ("Ghost BatchNorm, virtual batches of 128 (Hoffer et al. 2017)", (n, o) => new GhostBatchNorm(n, o.VirtualBatchSize ?? 128, o.Eps ?? 1e-5, channelsLast: o.Layout == NormLayout.ChannelsLast, device: o.Device, dtype: o.Dtype)),
         ["bcn"] = ("Batch-Channel Normalization (Qiao et al. 2019)", (n, o) => new BatchChannelNorm(n, o.Groups ?? DividingGroups(n), o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
         ["bcn-estimated"] = ("Batch-Channel Normalization with estimated statistics, micro-batch (Qiao et al. 2019)", (n, o) => new BatchChannelNorm(n, o.Groups ?? DividingGroups(n), o.Eps ?? 1e-5, estimatedStatistics: true, device: o.Device, dtype: o.Dtype)),
@@ -73,7 +77,7 @@ public static class NormFactory
         ["repbn"] = ("RepBN: BN(x) + ηx (Guo et al. 2024)", (n, o) => new RepBatchNorm(n, eps: o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
         ["prepbn"] = ("progressive LN → RepBN (Guo et al. 2024)", (n, o) => new ProgressiveRepBatchNorm(n, o.WarmupIterations ?? 0, o.DecaySteps ?? 1000, eps: o.Eps ?? 1e-6, device: o.Device, dtype: o.Dtype)),
         ["regionnorm-l"] = ("Region Normalization with learned regions, RN-L (Yu et al. 2020)", (n, o) => new RegionNormL(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
-        ["rmsnorm-scaling"] = ("RMSNorm (ε 1e-6) scaled by 1/√ℓ, the paper's setting (Sun et al. 2025)", (n, o) => new LayerNormScaling(new RmsNorm(n, o.Eps ?? 1e-6, device: o.Device, dtype: o.Dtype), RequireDepth(o))),
+        ["rmsnorm-scaling"] = ("RMSNorm (ε 1e-6) scaled by 1/√ℓ, the paper's setting (Sun et al. 2025)", (n, o) => new LayerNormScaling(new RmsNorm(n, o.Eps ?? 1e-6, implementation: o.Implementation, device: o.Device, dtype: o.Dtype), RequireDepth(o))),
     };
 
     /// <summary>Every name the factory knows, in order.</summary>

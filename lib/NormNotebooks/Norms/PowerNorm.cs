@@ -37,7 +37,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "running_nu")] private Tensor _runningNu;
 
     public PowerNorm(long features, long groups = 1, double eps = 1e-5, double forwardMomentum = 0.9, double backwardMomentum = 0.9,
-        long warmupIterations = 1000, Device? device = null, ScalarType? dtype = null, bool batchStatisticsOnly = false) : base(nameof(PowerNorm))
+        long warmupIterations = 1000, bool batchStatisticsOnly = false, Device? device = null, ScalarType? dtype = null) : base(nameof(PowerNorm))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(groups);

@@ -19,13 +19,15 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "weight")] private Parameter? _weight;
     [ComponentName(Name = "bias")] private Parameter? _bias;
 
-    public RmsNorm(long features, double eps = 1e-8, bool affine = true, Device? device = null, ScalarType? dtype = null, bool bias = false) : base(nameof(RmsNorm))
+    public RmsNorm(long features, double eps = 1e-8, bool affine = true, bool bias = false, NormImplementation? implementation = null,
+        Device? device = null, ScalarType? dtype = null) : base(nameof(RmsNorm))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
         ArgumentOutOfRangeException.ThrowIfNegative(eps);
         if (bias && !affine)
             throw new ArgumentException("RmsNorm: a bias needs the affine gain (affine: true).", nameof(bias));
         (Features, Eps, Affine, HasBias) = (features, eps, affine, bias);
+        Implementation = NormImplementations.Resolve(implementation, fastest: NormImplementation.Fused);
         if (affine)
             _weight = new Parameter(ones(features, dtype: dtype, device: device));
         if (bias)
@@ -37,13 +39,14 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public double Eps { get; }
     public bool Affine { get; }
     public bool HasBias { get; }
+    public NormImplementation Implementation { get; }
     public Parameter? Weight => _weight;
     public Parameter? Bias => _bias;
 
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireLastAxis(x, Features, nameof(RmsNorm));
-        if (FusedNorms.Enabled && FusedNorms.Applies(x, _weight, _bias))
+        if (Implementation == NormImplementation.Fused && FusedNorms.Applies(x, _weight, _bias))
             return HasBias ? FusedNorms.RmsNorm(x, _weight, Eps) + _bias! : FusedNorms.RmsNorm(x, _weight, Eps);   // CPU float32 fast path
         using var scope = NewDisposeScope();
         var input = NormInput.Upcast(x);
@@ -55,7 +58,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 
-    public override string ToString() => $"RmsNorm({Features}, eps={Eps:g}, affine={Affine}{(HasBias ? ", bias" : "")})";
+    public override string ToString() => $"RmsNorm({Features}, eps={Eps:g}, affine={Affine}{(HasBias ? ", bias" : "")}, implementation={Implementation})";
 }
 
 /// <summary>Partial RMSNorm: the RMS is estimated from the first k = ⌊n·p⌋ features only, then all n are scaled by it.</summary>

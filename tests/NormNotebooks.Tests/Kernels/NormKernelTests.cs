@@ -107,33 +107,40 @@ public sealed class NormKernelTests
     }
 
     [Fact]
-    public void Modules_GiveTheSameResultsFusedAndComposed()
+    public void Modules_GiveTheSameResultsFusedAndTorch()
     {
         using var scope = NewDisposeScope();
         var (x, _, _, upstream) = Inputs(20, 48, seed: 12);
         foreach (var name in new[] { "layernorm", "rmsnorm", "rmsnorm-affine" })
         {
             manual_seed(1);
-            var fusedModule = NormFactory.Create(name, 48);
+            var fusedModule = NormFactory.Create(name, 48, new NormOptions { Implementation = NormImplementation.Fused });
             manual_seed(1);
-            var composedModule = NormFactory.Create(name, 48);
+            var torchModule = NormFactory.Create(name, 48, new NormOptions { Implementation = NormImplementation.Torch });
             var xf = x.clone().requires_grad_();
             var fused = fusedModule.forward(xf);
             fused.backward([upstream]);
-            var xc = x.clone().requires_grad_();
-            FusedNorms.Enabled = false;
-            try
-            {
-                var composed = composedModule.forward(xc);
-                composed.backward([upstream]);
-                Close(composed, fused, name + " forward");
-            }
-            finally
-            {
-                FusedNorms.Enabled = true;
-            }
-            Close(xc.grad!, xf.grad!, name + " dx");
-            Close(composedModule.parameters().First().grad!, fusedModule.parameters().First().grad!, name + " dγ", 1e-4);
+            var xt = x.clone().requires_grad_();
+            var viaTorch = torchModule.forward(xt);
+            viaTorch.backward([upstream]);
+            Close(viaTorch, fused, name + " forward");
+            Close(xt.grad!, xf.grad!, name + " dx");
+            Close(torchModule.parameters().First().grad!, fusedModule.parameters().First().grad!, name + " dγ", 1e-4);
         }
+    }
+
+    [Fact]
+    public void Implementation_ComesFromTheArgumentThenTheEnvironmentThenTheFastest()
+    {
+        // The environment is read through a parameter: tests run in parallel and must not change the process's variables.
+        const NormImplementation fastest = NormImplementation.Torch;
+        Assert.Equal(NormImplementation.Torch, NormImplementations.Resolve(null, fastest, environment: null));
+        Assert.Equal(NormImplementation.Torch, NormImplementations.Resolve(null, fastest, environment: ""));
+        Assert.Equal(NormImplementation.Fused, NormImplementations.Resolve(null, fastest, environment: "1"));
+        Assert.Equal(NormImplementation.Torch, NormImplementations.Resolve(null, NormImplementation.Fused, environment: "0"));
+        Assert.Equal(NormImplementation.Fused, NormImplementations.Resolve(NormImplementation.Fused, fastest, environment: "0"));
+        Assert.Contains("NORMNB_FUSED='yes'", Assert.Throws<ArgumentException>(() => NormImplementations.Resolve(null, fastest, environment: "yes")).Message);
+        Assert.Equal(NormImplementation.Fused, new LayerNorm(8, implementation: NormImplementation.Fused).Implementation);
+        Assert.Equal(NormImplementation.Torch, new RmsNorm(8, implementation: NormImplementation.Torch).Implementation);
     }
 }

@@ -79,7 +79,7 @@ public sealed class LayerNormTests
         var error = Assert.Throws<ArgumentException>(() => new LayerNorm(8).forward(zeros(2, 5)));
         Assert.Contains("LayerNorm: expected input [..., 8] (features last), got [2, 5]", error.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new LayerNorm(0));
-        Assert.Equal("LayerNorm(8, eps=1e-05, affine=True)", new LayerNorm(8).ToString());
+        Assert.Equal("LayerNorm(8, eps=1e-05, affine=True, implementation=Torch)", new LayerNorm(8).ToString());
     }
 
     [Fact]

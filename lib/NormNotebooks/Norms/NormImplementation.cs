@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+namespace NormNotebooks.Norms;
+
+/// <summary>Which code a LayerNorm or RMSNorm module runs its forward and backward with; fixed when the module is built.</summary>
+/// <remarks>Both give the same values (tested to float32 rounding); they differ in speed only. The default of each norm is the faster one
+/// forward+backward at the shapes the notebooks train ([2048, 64], [32, 256], [32, 512], [2048, 256], [8192, 512] float32, measured with
+/// <c>normnb bench --suite norms</c> on this project's CPU): libtorch's own <c>layer_norm</c> for LayerNorm (1.5–2× faster than our kernel),
+/// the C# kernel for RMSNorm (1.1–11× faster than RMSNorm composed of torch ops, whose autograd saves every intermediate).</remarks>
+public enum NormImplementation
+{
+    /// <summary>libtorch: <c>layer_norm</c> for LayerNorm, composed torch ops for RMSNorm. Every device and dtype.</summary>
+    Torch,
+
+    /// <summary>The C# SIMD kernels of <see cref="Kernels.FusedNorms"/> on contiguous float32 CPU inputs; other inputs (CUDA, float64,
+    /// non-contiguous) run the <see cref="Torch"/> path.</summary>
+    Fused,
+}
+
+/// <summary>Resolves a module's <see cref="NormImplementation"/> at construction: the caller's choice, else the environment variable
+/// <c>NORMNB_FUSED</c> (<c>1</c>: <see cref="NormImplementation.Fused"/>, <c>0</c>: <see cref="NormImplementation.Torch"/>), else the
+/// norm's measured fastest.</summary>
+public static class NormImplementations
+{
+    /// <summary>The environment variable that overrides every norm's default implementation.</summary>
+    public const string EnvironmentVariable = "NORMNB_FUSED";
+
+    /// <summary>The implementation a module built now with <paramref name="requested"/> runs.</summary>
+    /// <exception cref="ArgumentException"><c>NORMNB_FUSED</c> is set to something other than 0 or 1.</exception>
+    public static NormImplementation Resolve(NormImplementation? requested, NormImplementation fastest) =>
+        Resolve(requested, fastest, Environment.GetEnvironmentVariable(EnvironmentVariable));
+
+    internal static NormImplementation Resolve(NormImplementation? requested, NormImplementation fastest, string? environment) =>
+        requested ?? environment switch
+        {
+            null or "" => fastest,
+            "1" => NormImplementation.Fused,
+            "0" => NormImplementation.Torch,
+            var other => throw new ArgumentException($"{EnvironmentVariable}='{other}': use 1 (C# kernels) or 0 (libtorch), or leave it unset for each norm's fastest."),
+        };
+}
