@@ -67,6 +67,8 @@ public static class TorchRuntime
             try
             {
                 NativeLibrary.SetDllImportResolver(typeof(torch).Assembly, Resolve);
+                // Our kernels call one export of the same library (Kernels/TensorMemory.cs): the same handle serves both.
+                NativeLibrary.SetDllImportResolver(typeof(TorchRuntime).Assembly, Resolve);
                 _resolverRegistered = true;
             }
             catch (InvalidOperationException)
@@ -111,8 +113,11 @@ public static class TorchRuntime
                 Prepare();
             if (_failure is not null)
                 throw new DllNotFoundException(_failure.Message, _failure);
-            return _handle;   // IntPtr.Zero → TorchSharp's default probing, when no patch was needed
+            if (_handle != IntPtr.Zero || assembly == typeof(torch).Assembly)
+                return _handle;   // IntPtr.Zero → TorchSharp's default probing, when no patch was needed
         }
+        // No patch was needed: our kernels get the library TorchSharp's own probing finds (already loaded, so the same one).
+        return NativeLibrary.TryLoad(libraryName, typeof(torch).Assembly, searchPath, out var loaded) ? loaded : IntPtr.Zero;
     }
 
     private static void Prepare()

@@ -88,6 +88,25 @@ public sealed class NormKernelTests
     }
 
     [Fact]
+    public void ContiguousViewsWithAStorageOffset_AreReadAndWrittenAtTheirOwnElements()
+    {
+        using var scope = NewDisposeScope();
+        var (whole, gamma, beta, _) = Inputs(9, 33, seed: 5);
+        var rows = whole[3..7];                          // contiguous, storage offset 3·33
+        Assert.True(rows.is_contiguous() && rows.storage_offset() == 99);
+        var output = full(9, 33, float.NaN);
+        var outputRows = output[3..7];
+        using (no_grad())
+            FusedNorms.LayerNorm(rows, gamma, beta, 1e-5, outputRows);
+        Close(nn.functional.layer_norm(rows.to(float64), [33], gamma.to(float64), beta.to(float64), 1e-5), outputRows, "LayerNorm of rows 3–6 into rows 3–6");
+        Assert.True(output[..3].isnan().all().item<bool>() && output[7..].isnan().all().item<bool>(), "rows outside the view were written");
+        var a = randint(-127, 128, [10, 24], dtype: ScalarType.Int8, generator: new Generator(2));
+        var b = randint(-127, 128, [7, 24], dtype: ScalarType.Int8, generator: new Generator(3));
+        var product = Int8Matmul.Int32Product(a[4..], b[2..]);          // int8 in, int32 out, both read from offset views
+        Assert.True(product.to(float64).allclose(a[4..].to(float64).matmul(b[2..].to(float64).t()), rtol: 0, atol: 0), "int8 product of offset views");
+    }
+
+    [Fact]
     public void ThreadCount_ChangesNothingInTheForward()
     {
         using var scope = NewDisposeScope();
