@@ -38,7 +38,9 @@ public sealed record NormOptions
     /// <summary>Ghost BatchNorm's virtual batch size.</summary>
     public long? VirtualBatchSize { get; init; }
 
+    /// <summary>Device of the built layer's parameters and buffers (null: TorchSharp's default).</summary>
     public Device? Device { get; init; }
+    /// <summary>Element type of the built layer's parameters and buffers (null: TorchSharp's default, float32 unless changed).</summary>
     public ScalarType? Dtype { get; init; }
 }
 
