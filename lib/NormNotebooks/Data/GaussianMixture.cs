@@ -14,6 +14,7 @@ public sealed class GaussianMixture
     /// <summary>The share of all samples a mode needs among its high-quality samples to count as covered (1%).</summary>
     public const double CoverageFraction = 0.01;
 
+    /// <summary>A mixture with one equal-weight N(c, σ²I) per row c of <paramref name="centres"/> [modes, 2], with σ = <paramref name="std"/> &gt; 0.</summary>
     public GaussianMixture(double[,] centres, double std)
     {
         ArgumentNullException.ThrowIfNull(centres);

@@ -20,6 +20,11 @@ public sealed class SyntheticTranslation
 
     private const int Specials = 3;
 
+    /// <summary>A task over <paramref name="words"/> word tokens and sources of <paramref name="length"/> words, with the word map t ↦ 3 + ((a·(t − 3) + b) mod W).</summary>
+    /// <param name="words">W ≥ 2, the number of word tokens (32).</param>
+    /// <param name="length">Source length (12); the decoder sequences have Length + 1 tokens.</param>
+    /// <param name="multiplier">a (5); must be coprime with W so the map is a permutation.</param>
+    /// <param name="shift">b (7).</param>
     public SyntheticTranslation(int words = 32, int length = 12, int multiplier = 5, int shift = 7)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(words, 2);
@@ -29,9 +34,13 @@ public sealed class SyntheticTranslation
         (Words, Length, Multiplier, Shift) = (words, length, multiplier, shift);
     }
 
+    /// <summary>W, the number of word tokens (ids 3 … 3 + W − 1).</summary>
     public int Words { get; }
+    /// <summary>Source (and target) length in words; decoder input and target have Length + 1 tokens (with BOS or EOS).</summary>
     public int Length { get; }
+    /// <summary>a in the word map t ↦ 3 + ((a·(t − 3) + b) mod W); coprime with W.</summary>
     public int Multiplier { get; }
+    /// <summary>b in the word map t ↦ 3 + ((a·(t − 3) + b) mod W).</summary>
     public int Shift { get; }
 
     /// <summary>Size of the shared vocabulary (specials and words).</summary>

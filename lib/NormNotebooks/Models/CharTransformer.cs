@@ -71,6 +71,7 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "qkv")] private nn.Module<Tensor, Tensor> _qkv;
     [ComponentName(Name = "proj")] private nn.Module<Tensor, Tensor> _proj;
 
+    /// <summary>Attention for <paramref name="config"/>'s width w and heads: a fused q, k, v projection [w → 3w] and an output projection [w → w] that writes to the residual stream, both initialised as the config says.</summary>
     public CausalSelfAttention(TransformerConfig config) : base(nameof(CausalSelfAttention))
     {
         if (config.Width % config.Heads != 0)
@@ -81,7 +82,9 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Number of heads h; divides the width.</summary>
     public int Heads { get; }
+    /// <summary>d_h = w/h, the width of each head's q, k and v; scores are divided by √d_h.</summary>
     public int HeadWidth { get; }
 
     /// <summary>The last forward's attention weights [B, heads, T, T] when <see cref="RecordAttention"/> is on.</summary>
@@ -109,6 +112,7 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
         return attention.matmul(v).transpose(1, 2).reshape(batch, time, width);
     }
 
+    /// <summary>x [B, T, w] → [B, T, w]: causal attention over the projected q, k, v, then the output projection; keeps the weights when <see cref="RecordAttention"/> is on.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -132,6 +136,7 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "norm1_out")] private nn.Module<Tensor, Tensor>? _norm1Out;
     [ComponentName(Name = "norm2_out")] private nn.Module<Tensor, Tensor>? _norm2Out;
 
+    /// <summary>Block <paramref name="index"/> (0-based, ℓ = index + 1) of the model <paramref name="config"/> describes: attention, a GELU MLP [w → MlpRatio·w → w], and two norms (four for Peri-LN) from <see cref="NormFactory"/>, wrapped in <see cref="Norms.LayerNormScaling"/> (×1/√ℓ) under the LayerNormScaling placement.</summary>
     public TransformerBlock(TransformerConfig config, int index) : base(nameof(TransformerBlock))
     {
         (Index, Placement) = (index, config.PlacementOf(index));
@@ -160,9 +165,12 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     /// <summary>This block's placement (Mix-LN resolved).</summary>
     public NormPlacement Placement { get; }
 
+    /// <summary>The attention sub-layer (state key "attn").</summary>
     public CausalSelfAttention Attention => _attention;
+    /// <summary>The MLP sub-layer (state key "mlp"): fc [w → MlpRatio·w], GELU, proj [MlpRatio·w → w].</summary>
     public Sequential Mlp => _mlp;
 
+    /// <summary>x [B, T, w] → [B, T, w] through attention and MLP with the norms placed as <see cref="Placement"/> says: Pre-LN x + F(N(x)), Post-LN N(x + F(x)), Peri-LN x + N_out(F(N_in(x))).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -207,6 +215,8 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "final_norm")] private nn.Module<Tensor, Tensor> _finalNorm;
     [ComponentName(Name = "head")] private Linear _head;
 
+    /// <summary>Builds the model <paramref name="config"/> describes; token and position embeddings and the head are N(0, InitStd²), the head bias 0.</summary>
+    /// <exception cref="ArgumentException">CentredWriters without Pre-LN, or with σReparam.</exception>
     public CharTransformer(TransformerConfig config) : base(nameof(CharTransformer))
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -231,7 +241,9 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The configuration the model was built from.</summary>
     public TransformerConfig Config { get; }
+    /// <summary>The L blocks in order (a fresh list over the "blocks" module list on every call).</summary>
     public IReadOnlyList<TransformerBlock> Blocks => _blocks.ToList();
 
     /// <summary>Blocks to skip (identity) in forward: single-layer removal probes set this.</summary>
@@ -320,6 +332,7 @@ public sealed class ZeroMeanOutputLinear : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "weight")] private Parameter _weight;
     [ComponentName(Name = "bias")] private Parameter _bias;
 
+    /// <summary>A mean-free linear layer [input → output] with W ~ N(0, <paramref name="initStd"/>²) and b = 0, on TorchSharp's default device and dtype.</summary>
     public ZeroMeanOutputLinear(long input, long output, double initStd) : base(nameof(ZeroMeanOutputLinear))
     {
         _weight = new Parameter(empty(output, input).normal_(0, initStd));
@@ -327,9 +340,12 @@ public sealed class ZeroMeanOutputLinear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The raw W [output, input] (state key "weight"); the forward uses W − mean over the output axis.</summary>
     public Parameter Weight => _weight;
+    /// <summary>The raw b [output] (state key "bias"); the forward uses b − mean(b).</summary>
     public Parameter Bias => _bias;
 
+    /// <summary>x [..., input] → [..., output], each output vector mean-free over its output features.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -29,6 +29,13 @@ public sealed class SmallResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
     [ComponentName(Name = "blocks")] private ModuleList<BasicBlock> _blocks;
     [ComponentName(Name = "head")] private Linear _head;
 
+    /// <summary>A ResNet over [N, 1, H, W] images: one stage of <paramref name="blocksPerStage"/> basic blocks per width, each stage after the first halving H and W.</summary>
+    /// <param name="classes">Number of output logits (10).</param>
+    /// <param name="norm">A <see cref="NormFactory"/> name, built channels-first; "none" removes the norms and gives the convolutions biases.</param>
+    /// <param name="activation">An <see cref="Activations"/> name.</param>
+    /// <param name="weightStandardization">Use <see cref="WeightStandardizedConv2d"/> for every convolution.</param>
+    /// <param name="widths">Channels per stage ([16, 32, 64]).</param>
+    /// <param name="blocksPerStage">Basic blocks per stage (2).</param>
     public SmallResNet(int classes = 10, string norm = "batchnorm", string activation = "relu", bool weightStandardization = false,
         int[]? widths = null, int blocksPerStage = 2) : base(nameof(SmallResNet))
     {
@@ -54,7 +61,9 @@ public sealed class SmallResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
         RegisterComponents();
     }
 
+    /// <inheritdoc/>
     public int BlockCount => _blocks.Count;
+    /// <inheritdoc/>
     public Action<int, Tensor>? BlockOutput { get; set; }
 
     /// <summary>Logits [N, classes] for images [N, 1, H, W].</summary>
@@ -84,6 +93,7 @@ public sealed class SmallResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
             RegisterComponents();
         }
 
+        /// <summary>x [N, C_in, H, W] → [N, C_out, H/s, W/s] for stride s: activation(body(x) + shortcut(x)).</summary>
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
@@ -97,7 +107,7 @@ public sealed class SmallResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
 /// A normalizer-free ResNet (Brock, De &amp; Smith, "Characterizing signal propagation to close the performance gap in unnormalized
 /// ResNets", ICLR 2021, arXiv:2101.08692): no norm layers; <see cref="ScaledWSConv2d"/> convolutions; pre-activation residual blocks
 /// h_{i+1} = h_i + α·f_i(h_i/β_i) where β_i = √Var(h_i) is the analytically expected standard deviation of the block's input
-/// (Var grows by α² per block and resets to 1 + α² after a transition block, whose shortcut is a 1×1 convolution of h_i/β_i), and
+/// (Var grows by α² per block and resets to 1 + α² after a transition block, whose shortcut is a 1×1 convolution of γ·relu(h_i/β_i)), and
 /// activations scaled by their γ (<see cref="ActivationGains"/>) so each keeps unit variance on unit-variance input.
 /// </summary>
 public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
@@ -106,6 +116,11 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
     [ComponentName(Name = "blocks")] private ModuleList<NfBlock> _blocks;
     [ComponentName(Name = "head")] private Linear _head;
 
+    /// <summary>An NF-ResNet over [N, 1, H, W] images: a 3×3 Scaled WS stem, then stages of NF blocks whose β_i follow the expected variance (+α² per block, 1 + α² after a transition).</summary>
+    /// <param name="classes">Number of output logits (10).</param>
+    /// <param name="alpha">α, the residual branch's scale (0.2, the paper's).</param>
+    /// <param name="widths">Channels per stage ([16, 32, 64]).</param>
+    /// <param name="blocksPerStage">Blocks per stage (2).</param>
     public NfResNet(int classes = 10, double alpha = 0.2, int[]? widths = null, int blocksPerStage = 2) : base(nameof(NfResNet))
     {
         widths ??= [16, 32, 64];
@@ -135,7 +150,9 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
     /// <summary>β_i of every block: the expected standard deviation of its input.</summary>
     public IReadOnlyList<double> Betas => _blocks.Select(b => b.Beta).ToList();
 
+    /// <inheritdoc/>
     public int BlockCount => _blocks.Count;
+    /// <inheritdoc/>
     public Action<int, Tensor>? BlockOutput { get; set; }
 
     /// <summary>Logits [N, classes] for images [N, 1, H, W].</summary>
@@ -164,9 +181,12 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
             RegisterComponents();
         }
 
+        /// <summary>α, the scale of the residual branch.</summary>
         public double Alpha { get; }
+        /// <summary>β_i, the expected standard deviation of this block's input, which is divided by it before the activation.</summary>
         public double Beta { get; }
 
+        /// <summary>h [N, C_in, H, W] → [N, C_out, H/s, W/s] for stride s: shortcut + α·branch, the branch (and a transition's shortcut) reading γ·relu(h/β).</summary>
         public override Tensor forward(Tensor h)
         {
             using var scope = NewDisposeScope();

@@ -37,6 +37,7 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "decoder_norm")] private nn.Module<Tensor, Tensor> _decoderNorm;
     [ComponentName(Name = "head")] private Linear _head;
 
+    /// <summary>Builds the model <paramref name="config"/> describes: separate source and target embeddings with shared learned positions, all N(0, InitStd²); final norms for Pre-LN (identity for Post-LN); a head with zero bias.</summary>
     public Seq2SeqTransformer(Seq2SeqConfig config) : base(nameof(Seq2SeqTransformer))
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -62,6 +63,7 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The configuration the model was built from.</summary>
     public Seq2SeqConfig Config { get; }
 
     /// <summary>Logits [B, T, vocabulary] for source ids [B, S] and decoder input ids [B, T] (teacher forcing).</summary>
@@ -136,6 +138,7 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor, Tensor>
             RegisterComponents();
         }
 
+        /// <summary>Whether this is a decoder block: causal self-attention and cross-attention to the encoder output, with three norms instead of two.</summary>
         public bool IsDecoder { get; }
 
         internal Tensor Run(Tensor x, Tensor? memory)

@@ -16,6 +16,11 @@ public sealed class ToyGan : nn.Module
     [ComponentName(Name = "generator")] private Sequential _generator;
     [ComponentName(Name = "discriminator")] private Sequential _discriminator;
 
+    /// <summary>A generator (latent → 2) and a discriminator (2 → 1) MLP in PyTorch's default linear init.</summary>
+    /// <param name="latent">Dimension of the generator's N(0, I) input (8).</param>
+    /// <param name="width">Hidden width of both networks (128).</param>
+    /// <param name="depth">Hidden layers in each network (3).</param>
+    /// <param name="spectralNorm">Spectrally normalise every linear layer of the discriminator.</param>
     public ToyGan(int latent = 8, int width = 128, int depth = 3, bool spectralNorm = false) : base(nameof(ToyGan))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(depth);
@@ -44,7 +49,9 @@ public sealed class ToyGan : nn.Module
     /// <summary>Whether the discriminator is spectrally normalised.</summary>
     public bool SpectralNormalized { get; }
 
+    /// <summary>The generator (state key "generator"): latent → [Linear, ReLU] × depth → Linear → a 2-D point.</summary>
     public Sequential Generator => _generator;
+    /// <summary>The discriminator (state key "discriminator"): 2-D point → [Linear, LeakyReLU(0.2)] × depth → Linear → one logit; the linear layers are <see cref="SpectralNorm"/> when on.</summary>
     public Sequential Discriminator => _discriminator;
 
     /// <summary><paramref name="count"/> generated points [count, 2].</summary>

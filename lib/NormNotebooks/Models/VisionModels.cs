@@ -33,6 +33,14 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "layers")] private Sequential _layers;
 
+    /// <summary>An MLP [inputs → width × depth → outputs] in PyTorch's default linear init, or LeCun-normal weights and zero biases for SELU.</summary>
+    /// <param name="inputs">Features per flattened sample (784 for 28×28 images).</param>
+    /// <param name="outputs">Number of output logits.</param>
+    /// <param name="width">Hidden width (256).</param>
+    /// <param name="depth">Hidden layers (3).</param>
+    /// <param name="norm">A <see cref="NormFactory"/> name applied after each hidden linear layer ("none").</param>
+    /// <param name="activation">An <see cref="Activations"/> name; "selu" also switches to LeCun-normal init and alpha-dropout.</param>
+    /// <param name="dropout">Dropout rate after each activation (0: none).</param>
     public Mlp(long inputs, long outputs, int width = 256, int depth = 3, string norm = "none", string activation = "relu", double dropout = 0)
         : base(nameof(Mlp))
     {
@@ -61,6 +69,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Logits [N, outputs] for x [N, …], flattened from axis 1 (images [N, 1, 28, 28] become [N, 784]).</summary>
     public override Tensor forward(Tensor x) => _layers.forward(x.flatten(1));
 }
 
@@ -73,6 +82,12 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "features")] private Sequential _features;
     [ComponentName(Name = "head")] private Linear _head;
 
+    /// <summary>A CNN over [N, 1, H, W] images: one conv3×3 block per width, 2×2 max-pooling between blocks.</summary>
+    /// <param name="classes">Number of output logits (10).</param>
+    /// <param name="norm">A <see cref="NormFactory"/> name, built channels-first; "none" removes the norms and gives the convolutions biases.</param>
+    /// <param name="activation">An <see cref="Activations"/> name; unused with the EvoNorm layers.</param>
+    /// <param name="weightStandardization">Use <see cref="WeightStandardizedConv2d"/> for every convolution.</param>
+    /// <param name="widths">Channels per block ([32, 64, 128]).</param>
     public SmallCnn(int classes = 10, string norm = "batchnorm", string activation = "relu", bool weightStandardization = false, int[]? widths = null)
         : base(nameof(SmallCnn))
     {

@@ -27,6 +27,14 @@ public sealed class BatchChannelNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "weight")] private Parameter _groupWeight;
     [ComponentName(Name = "bias")] private Parameter _groupBias;
 
+    /// <summary>A BCNorm over <paramref name="channels"/> channels in <paramref name="groups"/> groups, whose batch stage is BatchNorm, or EstBN with <paramref name="estimatedStatistics"/>.</summary>
+    /// <param name="channels">Number C of channels (axis 1).</param>
+    /// <param name="groups">Number G of channel groups in the channel stage (32); must divide C.</param>
+    /// <param name="eps">ε inside the root of both stages (1e-5).</param>
+    /// <param name="estimatedStatistics">Use EstBN (running estimates in training too, for micro-batches) instead of BatchNorm in the batch stage.</param>
+    /// <param name="estimationRate">r, EstBN's update rate (1e-3); unused without <paramref name="estimatedStatistics"/>.</param>
+    /// <param name="device">Device of the parameters and running statistics (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters and running statistics (null: TorchSharp's default).</param>
     public BatchChannelNorm(long channels, long groups = 32, double eps = 1e-5, bool estimatedStatistics = false, double estimationRate = 1e-3,
         Device? device = null, ScalarType? dtype = null) : base(nameof(BatchChannelNorm))
     {
@@ -51,17 +59,24 @@ public sealed class BatchChannelNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Number C of channels (axis 1).</summary>
     public long Channels { get; }
+    /// <summary>Number G of channel groups in the channel stage; divides C.</summary>
     public long Groups { get; }
+    /// <summary>ε, inside the root in both the batch and the channel stage.</summary>
     public double Eps { get; }
+    /// <summary>Whether the batch stage is EstBN (running estimates μ̂, σ̂² in training too) rather than BatchNorm.</summary>
     public bool EstimatedStatistics { get; }
 
     /// <summary>r in the EstBN update (the authors' estbn_moving_speed; set by their training script).</summary>
     public double EstimationRate { get; set; }
 
+    /// <summary>The batch stage's running mean μ̂, shape [C]: EstBN's estimate, or the inner BatchNorm's running mean.</summary>
     public Tensor? RunningMean => _estMean ?? _batchNorm?.RunningMean;
+    /// <summary>The batch stage's running variance σ̂², shape [C]: EstBN's estimate (taken around the old mean), or the inner BatchNorm's unbiased running variance.</summary>
     public Tensor? RunningVar => _estVar ?? _batchNorm?.RunningVar;
 
+    /// <summary>Applies the batch stage per channel, then normalises each sample's groups of C/G channels over (C/G, positions) and applies the per-group affine; input and output [N, C, H, W] or [N, C, L].</summary>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireChannelAxis(x, Channels, 3, nameof(BatchChannelNorm), "[N, C, H, W] or [N, C, L]");
@@ -92,6 +107,7 @@ public sealed class BatchChannelNorm : nn.Module<Tensor, Tensor>
         return (x - _estMean!.view(shape)) * rsqrt(_estVar!.view(shape) + Eps) * _estWeight!.view(shape) + _estBias!.view(shape);
     }
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"BatchChannelNorm({Channels}, groups={Groups}, eps={Eps:g}, estimated_statistics={EstimatedStatistics}{(EstimatedStatistics ? $", rate={EstimationRate:g}" : "")})";
 }

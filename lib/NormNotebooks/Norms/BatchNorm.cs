@@ -20,6 +20,14 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "running_mean")] private Tensor _runningMean;
     [ComponentName(Name = "running_var")] private Tensor _runningVar;
 
+    /// <summary>A BatchNorm over <paramref name="channels"/> channels; γ starts at 1, β at 0, the running mean at 0 and the running variance at 1.</summary>
+    /// <param name="channels">Number C of channels, each with its own statistics.</param>
+    /// <param name="eps">ε, added to the variance inside the root (1e-5, PyTorch's default).</param>
+    /// <param name="momentum">m in [0, 1], the weight of the current batch in the running-statistics update (0.1, PyTorch's default and convention).</param>
+    /// <param name="affine">Learn γ and β.</param>
+    /// <param name="channelsLast">Channels on the last axis ([B, T, d], statistics over B·T) instead of axis 1.</param>
+    /// <param name="device">Device of the parameters and running statistics (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters and running statistics (null: TorchSharp's default, float32 unless changed).</param>
     public BatchNorm(long channels, double eps = 1e-5, double momentum = 0.1, bool affine = true, bool channelsLast = false,
         Device? device = null, ScalarType? dtype = null) : base(nameof(BatchNorm))
     {
@@ -37,19 +45,30 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Number C of channels, each normalised with its own statistics, γ and β.</summary>
     public long Channels { get; }
+    /// <summary>ε, added to the variance inside the root of Alg. 1 (batch variance in training, running variance in evaluation).</summary>
     public double Eps { get; }
+    /// <summary>m, the weight of the current batch in the running-statistics update (PyTorch's convention).</summary>
     public double Momentum { get; }
+    /// <summary>Whether γ and β are learned; without them <see cref="Weight"/> and <see cref="Bias"/> are null.</summary>
     public bool Affine { get; }
+    /// <summary>Whether channels are the last axis ([B, T, d], statistics over B·T) rather than axis 1.</summary>
     public bool ChannelsLast { get; }
+    /// <summary>γ of Alg. 1, shape [C], init 1 (state key "weight"); null unless <see cref="Affine"/>.</summary>
     public Parameter? Weight => _weight;
+    /// <summary>β of Alg. 1, shape [C], init 0 (state key "bias"); null unless <see cref="Affine"/>.</summary>
     public Parameter? Bias => _bias;
+    /// <summary>Running mean used in evaluation, shape [C], init 0 (buffer "running_mean", updated in place in training).</summary>
     public Tensor RunningMean => _runningMean;
+    /// <summary>Running unbiased variance used in evaluation, shape [C], init 1 (buffer "running_var", updated in place in training).</summary>
     public Tensor RunningVar => _runningVar;
 
     /// <summary>The last training batch's per-channel mean and biased variance (for fluctuation probes), or null.</summary>
     public (Tensor Mean, Tensor Var)? LastBatchStatistics { get; private set; }
 
+    /// <summary>Normalises x ([N, C], [N, C, L], [N, C, H, W], or [..., C] with <see cref="ChannelsLast"/>) per channel, then applies γ and β; the output has x's shape and dtype.</summary>
+    /// <remarks>Training uses the batch's mean and biased variance, updates the running statistics and <see cref="LastBatchStatistics"/>, and needs more than one value per channel; evaluation uses the running statistics. Half precision is computed in float32.</remarks>
     public override Tensor forward(Tensor x)
     {
         var axis = ChannelsLast ? x.dim() - 1 : 1;
@@ -90,5 +109,6 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
         return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"BatchNorm({Channels}, eps={Eps:g}, momentum={Momentum:g}, affine={Affine}, channels_last={ChannelsLast})";
 }

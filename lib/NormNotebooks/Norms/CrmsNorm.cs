@@ -32,10 +32,14 @@ public sealed class CrmsNorm : nn.Module<Tensor, Tensor>
 
     /// <summary>The stored width d − 1; the full width is Features + 1.</summary>
     public long Features { get; }
+    /// <summary>ε, added to the mean square inside the root of Eq. (8).</summary>
     public double Eps { get; }
+    /// <summary>Whether a per-feature gain of width d − 1 is learned; off by default, since the conversion folds the gain into the next linear layer.</summary>
     public bool Affine { get; }
+    /// <summary>The gain, shape [d − 1], init 1 (state key "weight"); null unless <see cref="Affine"/>.</summary>
     public Parameter? Weight => _weight;
 
+    /// <summary>Divides x [..., d − 1] by the RMS of the zero-mean d-vector it stores (Eq. 8); the output has x's shape and dtype (half precision computed in float32).</summary>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireLastAxis(x, Features, nameof(CrmsNorm));
@@ -48,5 +52,6 @@ public sealed class CrmsNorm : nn.Module<Tensor, Tensor>
         return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"CrmsNorm({Features}, eps={Eps:g}, affine={Affine})";
 }

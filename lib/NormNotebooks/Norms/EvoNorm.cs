@@ -21,6 +21,13 @@ public sealed class EvoNormB0 : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "v")] private Parameter _v;
     [ComponentName(Name = "running_var")] private Tensor _runningVar;
 
+    /// <summary>An EvoNorm-B0 over <paramref name="channels"/> channels; γ starts at 1 (0 with <paramref name="zeroInit"/>), β at 0, v at 1 and the moving variance at 1.</summary>
+    /// <param name="channels">Number C of channels (axis 1 of [N, C, H, W]).</param>
+    /// <param name="eps">ε, inside both roots (1e-5, the official code's).</param>
+    /// <param name="momentum">Weight of the current batch in the moving-variance update: 1 − decay, 0.1 for the official decay 0.9.</param>
+    /// <param name="zeroInit">Start γ at 0, for the last layer of a residual branch.</param>
+    /// <param name="device">Device of the parameters and moving variance (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters and moving variance (null: TorchSharp's default).</param>
     public EvoNormB0(long channels, double eps = 1e-5, double momentum = 0.1, bool zeroInit = false, Device? device = null, ScalarType? dtype = null)
         : base(nameof(EvoNormB0))
     {
@@ -33,14 +40,23 @@ public sealed class EvoNormB0 : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Number C of channels, axis 1 of the [N, C, H, W] input.</summary>
     public long Channels { get; }
+    /// <summary>ε, added inside both roots: √(s²_batch + ε) and √(s²_inst + ε).</summary>
     public double Eps { get; }
+    /// <summary>Weight of the current batch in the moving-variance update r ← r − (r − s²_batch)·Momentum (1 − the official decay).</summary>
     public double Momentum { get; }
+    /// <summary>γ, shape [1, C, 1, 1], init 1 (0 with zeroInit); state key "weight".</summary>
     public Parameter Weight => _gamma;
+    /// <summary>β, shape [1, C, 1, 1], init 0; state key "bias".</summary>
     public Parameter Bias => _beta;
+    /// <summary>v, the per-channel weight of x in the denominator's second branch v ⊙ x + √(s²_inst + ε); shape [1, C, 1, 1], init 1.</summary>
     public Parameter V => _v;
+    /// <summary>The moving biased variance that stands in for s²_batch in evaluation; shape [1, C, 1, 1], init 1 (buffer "running_var").</summary>
     public Tensor RunningVar => _runningVar;
 
+    /// <summary>Normalises and activates x [N, C, H, W] in one step, y = x / max(√(s²_batch + ε), v ⊙ x + √(s²_inst + ε)) ⊙ γ + β; same shape out.</summary>
+    /// <remarks>In training s²_batch is the batch's biased variance over (N, H, W) and updates <see cref="RunningVar"/>; in evaluation it is <see cref="RunningVar"/>. Computed in the input's dtype (no float32 upcast).</remarks>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireChannelAxis(x, Channels, 4, nameof(EvoNormB0), "[N, C, H, W]");
@@ -61,6 +77,7 @@ public sealed class EvoNormB0 : nn.Module<Tensor, Tensor>
         return (x / denominator * _gamma + _beta).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"EvoNormB0({Channels}, eps={Eps:g}, momentum={Momentum:g})";
 }
 
@@ -74,6 +91,13 @@ public sealed class EvoNormS0 : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "bias")] private Parameter _beta;
     [ComponentName(Name = "v")] private Parameter _v;
 
+    /// <summary>An EvoNorm-S0 over <paramref name="channels"/> channels; γ starts at 1 (0 with <paramref name="zeroInit"/>), β at 0 and v at 1.</summary>
+    /// <param name="channels">Number C of channels (axis 1 of [N, C, H, W]).</param>
+    /// <param name="groups">G, which must divide C; null takes the official rule, <see cref="OfficialGroups"/>.</param>
+    /// <param name="eps">ε, inside the root of the group variance (1e-5, the official code's).</param>
+    /// <param name="zeroInit">Start γ at 0, for the last layer of a residual branch.</param>
+    /// <param name="device">Device of the parameters (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters (null: TorchSharp's default).</param>
     public EvoNormS0(long channels, long? groups = null, double eps = 1e-5, bool zeroInit = false, Device? device = null, ScalarType? dtype = null)
         : base(nameof(EvoNormS0))
     {
@@ -88,11 +112,17 @@ public sealed class EvoNormS0 : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Number C of channels, axis 1 of the [N, C, H, W] input.</summary>
     public long Channels { get; }
+    /// <summary>Number G of channel groups s²_group is taken over; divides C.</summary>
     public long Groups { get; }
+    /// <summary>ε, added to s²_group inside the root.</summary>
     public double Eps { get; }
+    /// <summary>γ, shape [1, C, 1, 1], init 1 (0 with zeroInit); state key "weight".</summary>
     public Parameter Weight => _gamma;
+    /// <summary>β, shape [1, C, 1, 1], init 0; state key "bias".</summary>
     public Parameter Bias => _beta;
+    /// <summary>v, the per-channel weight inside the sigmoid of the numerator x·σ(v ⊙ x); shape [1, C, 1, 1], init 1.</summary>
     public Parameter V => _v;
 
     /// <summary>The official rule: start at 32 groups and decrement until the count divides the channels.</summary>
@@ -104,6 +134,7 @@ public sealed class EvoNormS0 : nn.Module<Tensor, Tensor>
         return groups;
     }
 
+    /// <summary>Computes x·σ(v ⊙ x)/√(s²_group + ε)·γ + β for x [N, C, H, W], with s²_group per sample and group; same shape out, same in training and evaluation.</summary>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireChannelAxis(x, Channels, 4, nameof(EvoNormS0), "[N, C, H, W]");
@@ -114,5 +145,6 @@ public sealed class EvoNormS0 : nn.Module<Tensor, Tensor>
         return (x * sigmoid(_v * x) / std * _gamma + _beta).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"EvoNormS0({Channels}, groups={Groups}, eps={Eps:g})";
 }

@@ -15,6 +15,14 @@ public sealed class GhostBatchNorm : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "bn")] private BatchNorm _norm;
 
+    /// <summary>A GhostBatchNorm over <paramref name="channels"/> channels: one affine BatchNorm applied to training batches in chunks of <paramref name="virtualBatchSize"/> samples.</summary>
+    /// <param name="channels">Number C of channels.</param>
+    /// <param name="virtualBatchSize">|B_S|, samples per ghost batch (128, the reference code's).</param>
+    /// <param name="eps">ε of the inner BatchNorm (1e-5).</param>
+    /// <param name="momentum">m of the inner BatchNorm (0.1); the running statistics take one update per ghost batch.</param>
+    /// <param name="channelsLast">Channels on the last axis instead of axis 1; the batch is still split along axis 0.</param>
+    /// <param name="device">Device of the parameters and running statistics (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters and running statistics (null: TorchSharp's default).</param>
     public GhostBatchNorm(long channels, long virtualBatchSize = 128, double eps = 1e-5, double momentum = 0.1, bool channelsLast = false,
         Device? device = null, ScalarType? dtype = null) : base(nameof(GhostBatchNorm))
     {
@@ -24,11 +32,13 @@ public sealed class GhostBatchNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>|B_S| in Alg. 1: samples (along axis 0) per ghost batch in training.</summary>
     public long VirtualBatchSize { get; }
 
     /// <summary>The BatchNorm applied to each ghost batch (its affine and running statistics).</summary>
     public BatchNorm Norm => _norm;
 
+    /// <summary>In training, splits x along axis 0 into ghost batches of <see cref="VirtualBatchSize"/> samples (the last may be smaller), normalises each with its own statistics and concatenates them; in evaluation, or for a batch no larger than the virtual size, it is one <see cref="BatchNorm"/> pass. Shape unchanged.</summary>
     public override Tensor forward(Tensor x)
     {
         if (!training || x.shape[0] <= VirtualBatchSize)
@@ -38,5 +48,6 @@ public sealed class GhostBatchNorm : nn.Module<Tensor, Tensor>
         return cat(chunks, 0).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"GhostBatchNorm({_norm.Channels}, virtual_batch_size={VirtualBatchSize}, eps={_norm.Eps:g}, momentum={_norm.Momentum:g})";
 }

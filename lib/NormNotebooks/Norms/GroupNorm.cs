@@ -16,6 +16,13 @@ public sealed class GroupNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "weight")] private Parameter? _weight;
     [ComponentName(Name = "bias")] private Parameter? _bias;
 
+    /// <summary>A GroupNorm of <paramref name="channels"/> channels in <paramref name="groups"/> groups; γ starts at 1 and β at 0.</summary>
+    /// <param name="channels">Number C of channels (axis 1).</param>
+    /// <param name="groups">G (32, the paper's); must divide C. 1 gives LayerNorm over (C, positions), C gives InstanceNorm.</param>
+    /// <param name="eps">ε, added to the group variance inside the root (1e-5).</param>
+    /// <param name="affine">Learn the per-channel γ and β.</param>
+    /// <param name="device">Device of γ and β (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of γ and β (null: TorchSharp's default).</param>
     public GroupNorm(long channels, long groups = 32, double eps = 1e-5, bool affine = true, Device? device = null, ScalarType? dtype = null) : base(nameof(GroupNorm))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
@@ -31,13 +38,20 @@ public sealed class GroupNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Number C of channels (axis 1), each with its own γ and β.</summary>
     public long Channels { get; }
+    /// <summary>Number G of groups; each holds C/G channels and has its own μ_g and σ²_g per sample.</summary>
     public long Groups { get; }
+    /// <summary>ε, added to the biased group variance σ²_g inside the root.</summary>
     public double Eps { get; }
+    /// <summary>Whether the per-channel γ and β are learned; without them <see cref="Weight"/> and <see cref="Bias"/> are null.</summary>
     public bool Affine { get; }
+    /// <summary>γ, shape [C], init 1 (state key "weight"); null unless <see cref="Affine"/>.</summary>
     public Parameter? Weight => _weight;
+    /// <summary>β, shape [C], init 0 (state key "bias"); null unless <see cref="Affine"/>.</summary>
     public Parameter? Bias => _bias;
 
+    /// <summary>Normalises each sample of x [N, C, …] per group over (C/G channels × positions), then applies the per-channel γ and β; the output has x's shape and dtype (half precision computed in float32).</summary>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireChannelAxis(x, Channels, 2, Name, "[N, C, ...]");
@@ -58,6 +72,7 @@ public sealed class GroupNorm : nn.Module<Tensor, Tensor>
     /// <summary>The layer's display name (InstanceNorm shares this implementation).</summary>
     public string Name { get; init; } = nameof(GroupNorm);
 
+    /// <inheritdoc/>
     public override string ToString() => Name == nameof(GroupNorm)
         ? $"GroupNorm({Groups}, {Channels}, eps={Eps:g}, affine={Affine})"
         : $"InstanceNorm({Channels}, eps={Eps:g}, affine={Affine})";

@@ -20,6 +20,13 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "weight")] private Parameter? _weight;
     [ComponentName(Name = "bias")] private Parameter? _bias;
 
+    /// <summary>A LayerNorm over a last axis of width n = <paramref name="features"/>; g starts at 1 and b at 0.</summary>
+    /// <param name="features">Width n of the normalised last axis.</param>
+    /// <param name="eps">ε, added to the biased variance inside the root (1e-5, PyTorch's default).</param>
+    /// <param name="affine">Learn the gain g and bias b; without them the output is (x − μ)/√(σ² + ε).</param>
+    /// <param name="implementation">Which code runs forward and backward (<see cref="NormImplementation"/>); null: <c>NORMNB_FUSED</c>, else libtorch's <c>layer_norm</c>, the faster here.</param>
+    /// <param name="device">Device of g and b (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of g and b (null: TorchSharp's default, float32 unless changed).</param>
     public LayerNorm(long features, double eps = 1e-5, bool affine = true, NormImplementation? implementation = null, Device? device = null,
         ScalarType? dtype = null) : base(nameof(LayerNorm))
     {
@@ -35,13 +42,20 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Width n of the last axis this layer normalises.</summary>
     public long Features { get; }
+    /// <summary>ε, added to the biased variance σ² inside the root of Eq. (4).</summary>
     public double Eps { get; }
+    /// <summary>Whether g and b are learned; without them <see cref="Weight"/> and <see cref="Bias"/> are null.</summary>
     public bool Affine { get; }
+    /// <summary>The code this module runs, fixed at construction.</summary>
     public NormImplementation Implementation { get; }
+    /// <summary>The gain g of Eq. (4), shape [n], init 1 (state key "weight"); null unless <see cref="Affine"/>.</summary>
     public Parameter? Weight => _weight;
+    /// <summary>The bias b of Eq. (4), shape [n], init 0 (state key "bias"); null unless <see cref="Affine"/>.</summary>
     public Parameter? Bias => _bias;
 
+    /// <summary>Re-centres and re-scales x [..., n] over its last axis (Eq. 4) with libtorch's <c>layer_norm</c>, or the C# kernel when <see cref="Implementation"/> is <see cref="NormImplementation.Fused"/> and x is contiguous float32 on the CPU; the output has x's shape and dtype.</summary>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireLastAxis(x, Features, nameof(LayerNorm));
@@ -50,5 +64,6 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
         return nn.functional.layer_norm(x, [Features], _weight, _bias, Eps);   // Eq. (4), libtorch's fused kernel on every device
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"LayerNorm({Features}, eps={Eps:g}, affine={Affine}, implementation={Implementation})";
 }

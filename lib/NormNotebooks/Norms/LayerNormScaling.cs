@@ -25,18 +25,22 @@ public sealed class LayerNormScaling : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>ℓ, the 1-based depth of the block the wrapped norm sits in.</summary>
     public int Depth { get; }
 
     /// <summary>1/√ℓ.</summary>
     public double Scale { get; }
 
+    /// <summary>The wrapped norm (state key "norm"), whose parameters are unchanged by the scaling.</summary>
     public nn.Module<Tensor, Tensor> Norm => _norm;
 
+    /// <summary>The wrapped norm's output times 1/√ℓ (Eq. 9); shapes are the wrapped norm's.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         return (_norm.forward(x) * Scale).MoveToOuterDisposeScope();   // Eq. (9)
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"LayerNormScaling({_norm}, depth={Depth}, scale={Scale:g6})";
 }

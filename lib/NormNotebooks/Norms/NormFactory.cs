@@ -42,7 +42,9 @@ public sealed record NormOptions
     /// (<see cref="NormImplementations"/>).</summary>
     public NormImplementation? Implementation { get; init; }
 
+    /// <summary>Device of the built layer's parameters and buffers (null: TorchSharp's default).</summary>
     public Device? Device { get; init; }
+    /// <summary>Element type of the built layer's parameters and buffers (null: TorchSharp's default, float32 unless changed).</summary>
     public ScalarType? Dtype { get; init; }
 }
 

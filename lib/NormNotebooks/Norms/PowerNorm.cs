@@ -36,6 +36,16 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "running_phi")] private Tensor _runningPhi;
     [ComponentName(Name = "running_nu")] private Tensor _runningNu;
 
+    /// <summary>A PowerNorm over a last axis of width d = <paramref name="features"/>; γ starts at 1, β at 0, running_phi at 1 and running_nu at 0.</summary>
+    /// <param name="features">Width d of the normalised last axis.</param>
+    /// <param name="groups">G of the group scaling (1: the whole token is one group); must divide d.</param>
+    /// <param name="eps">ε, added to ψ² inside the root (1e-5).</param>
+    /// <param name="forwardMomentum">α of the running ψ² update (0.9).</param>
+    /// <param name="backwardMomentum">α_b of the ν update in the approximate backward (0.9).</param>
+    /// <param name="warmupIterations">Training steps normalised by the batch ψ²_B (1000; 0 for none).</param>
+    /// <param name="device">Device of the parameters and buffers (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters and buffers (null: TorchSharp's default).</param>
+    /// <param name="batchStatisticsOnly">PN-V: train on ψ²_B with plain autograd instead of the running ψ² and Alg. 2.</param>
     public PowerNorm(long features, long groups = 1, double eps = 1e-5, double forwardMomentum = 0.9, double backwardMomentum = 0.9,
         long warmupIterations = 1000, bool batchStatisticsOnly = false, Device? device = null, ScalarType? dtype = null) : base(nameof(PowerNorm))
     {
@@ -53,18 +63,28 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Width d of the last axis; inputs [..., d] are flattened to [N, d], so ψ² is per feature over all N tokens.</summary>
     public long Features { get; }
 
     /// <summary>PN-V: training uses the batch quadratic mean with plain autograd (see the remarks).</summary>
     public bool BatchStatisticsOnly { get; }
+    /// <summary>G of the group scaling (step 1): each token's d features form G groups of d/G, each divided by its own √(mean(x²) + 1e-5).</summary>
     public long Groups { get; }
+    /// <summary>ε, added inside the root to the running ψ² (forward) and to ψ²_B (approximate backward); the group scaling uses a fixed 1e-5.</summary>
     public double Eps { get; }
+    /// <summary>α in ψ²_t = α·ψ²_{t−1} + (1 − α)·ψ²_B, the weight of the old running value.</summary>
     public double ForwardMomentum { get; }
+    /// <summary>α_b, the decay of ν in the approximate backward, ν ← ν ⊙ (1 − (1 − α_b)Γ) + (1 − α_b)Λ.</summary>
     public double BackwardMomentum { get; }
+    /// <summary>Training steps t ≤ WarmupIterations normalise by ψ²_B; for t &lt; WarmupIterations running_phi first takes the cumulative average.</summary>
     public long WarmupIterations { get; }
+    /// <summary>γ, shape [d], init 1 (state key "weight").</summary>
     public Parameter Weight => _weight;
+    /// <summary>β, shape [d], init 0 (state key "bias").</summary>
     public Parameter Bias => _bias;
+    /// <summary>The running quadratic mean ψ², shape [d], init 1 (buffer "running_phi"); normalises after warm-up and in evaluation.</summary>
     public Tensor RunningPhi => _runningPhi;
+    /// <summary>ν of the approximate backward, shape [d], init 0 (buffer "running_nu"); updated in place by each backward pass.</summary>
     public Tensor RunningNu => _runningNu;
 
     /// <summary>Training steps taken (t).</summary>
@@ -85,6 +105,8 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
         return scaled.reshape(x.shape).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Group-scales x [..., d], divides each feature by √(ψ² + ε) and applies γ and β; the output has x's shape and dtype (half precision computed in float32).</summary>
+    /// <remarks>In training each call is one step t: ψ² is ψ²_B during warm-up and the running value after it, running_phi and <see cref="LastBatchQuadraticMean"/> are updated, and the backward is Alg. 2 (PN-V: plain autograd through ψ²_B). Evaluation uses the running ψ².</remarks>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireLastAxis(x, Features, nameof(PowerNorm));
@@ -126,6 +148,7 @@ public sealed class PowerNorm : nn.Module<Tensor, Tensor>
     internal static Tensor ApproximateNormalise(Tensor x, Tensor phi, Tensor batchPhi, Tensor nu, double eps, double backwardMomentum) =>
         PowerFunction.apply(x, phi, batchPhi, nu, eps, backwardMomentum);
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"PowerNorm({Features}, groups={Groups}, eps={Eps:g}, forward_momentum={ForwardMomentum:g}, backward_momentum={BackwardMomentum:g}, warmup={WarmupIterations}{(BatchStatisticsOnly ? ", PN-V" : "")})";
 

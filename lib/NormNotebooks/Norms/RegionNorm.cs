@@ -44,6 +44,11 @@ public sealed class RegionNormB : nn.Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "gamma_outside")] private Parameter _gammaOutside;
     [ComponentName(Name = "beta_outside")] private Parameter _betaOutside;
 
+    /// <summary>An RN-B over <paramref name="channels"/> channels; the four per-region affines γ_r, β_r start at 0, so the layer starts as plain region normalisation.</summary>
+    /// <param name="channels">Number C of channels (axis 1 of [N, C, H, W]).</param>
+    /// <param name="eps">ε, entering region r as ε·NHW/S_r (1e-5, the reference's BatchNorm ε).</param>
+    /// <param name="device">Device of γ_r and β_r (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of γ_r and β_r (null: TorchSharp's default).</param>
     public RegionNormB(long channels, double eps = 1e-5, Device? device = null, ScalarType? dtype = null) : base(nameof(RegionNormB))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
@@ -55,9 +60,14 @@ public sealed class RegionNormB : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Number C of channels, axis 1 of the [N, C, H, W] input.</summary>
     public long Channels { get; }
+    /// <summary>ε, entering region r's root as ε·NHW/S_r (see <see cref="RegionStatistics"/>).</summary>
     public double Eps { get; }
 
+    /// <summary>Normalises x [N, C, H, W] separately inside and outside <paramref name="mask"/> and applies each region's (1 + γ_r)·x̂ + β_r; same shape out.</summary>
+    /// <param name="x">Features [N, C, H, W].</param>
+    /// <param name="mask">Binary mask [N, 1, H′, W′] with 1 = region A (e.g. the hole), resized to H × W by nearest interpolation.</param>
     public override Tensor forward(Tensor x, Tensor mask)
     {
         NormInput.RequireChannelAxis(x, Channels, 4, nameof(RegionNormB), "[N, C, H, W]");
@@ -68,6 +78,7 @@ public sealed class RegionNormB : nn.Module<Tensor, Tensor, Tensor>
         return y.MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"RegionNormB({Channels}, eps={Eps:g})";
 }
 
@@ -83,6 +94,11 @@ public sealed class RegionNormL : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "gamma")] private Conv2d _gamma;
     [ComponentName(Name = "beta")] private Conv2d _beta;
 
+    /// <summary>An RN-L over <paramref name="channels"/> channels, with a 7×7 importance conv (2 → 1, no bias) and 7×7 γ and β convs (1 → 1) in TorchSharp's default initialisation.</summary>
+    /// <param name="channels">Number C of channels (axis 1 of [N, C, H, W]).</param>
+    /// <param name="eps">ε, entering region r as ε·NHW/S_r (1e-5).</param>
+    /// <param name="device">Device of the convolutions (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the convolutions (null: TorchSharp's default).</param>
     public RegionNormL(long channels, double eps = 1e-5, Device? device = null, ScalarType? dtype = null) : base(nameof(RegionNormL))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
@@ -93,7 +109,9 @@ public sealed class RegionNormL : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Number C of channels, axis 1 of the [N, C, H, W] input.</summary>
     public long Channels { get; }
+    /// <summary>ε, entering region r's root as ε·NHW/S_r (see <see cref="RegionStatistics"/>).</summary>
     public double Eps { get; }
 
     /// <summary>The importance map m [N, 1, H, W].</summary>
@@ -104,6 +122,7 @@ public sealed class RegionNormL : nn.Module<Tensor, Tensor>
         return sigmoid(_importance.forward(pooled)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Splits x [N, C, H, W] into regions 1[m ≥ 0.8] of its own importance map m, normalises each region with its own statistics and applies the spatial affine x̂·(1 + γ) + β; same shape out.</summary>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireChannelAxis(x, Channels, 4, nameof(RegionNormL), "[N, C, H, W]");
@@ -115,5 +134,6 @@ public sealed class RegionNormL : nn.Module<Tensor, Tensor>
         return y.MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"RegionNormL({Channels}, eps={Eps:g})";
 }

@@ -17,6 +17,13 @@ public sealed class RepBatchNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "bn")] private BatchNorm _norm;
     [ComponentName(Name = "alpha")] private Parameter _eta;
 
+    /// <summary>A RepBN over a last axis of width d = <paramref name="features"/>: η = 1 and BN γ = 1, β = 0 (the vision code), or η = γ = 0 with <paramref name="zeroInit"/> (the LLaMA code).</summary>
+    /// <param name="features">Width d of the last axis (BatchNorm channels, statistics over all tokens).</param>
+    /// <param name="zeroInit">Start η and BN's γ at 0, as the LLaMA code.</param>
+    /// <param name="eps">ε of the BatchNorm (1e-5).</param>
+    /// <param name="momentum">m of the BatchNorm's running statistics (0.1).</param>
+    /// <param name="device">Device of the parameters and buffers (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters and buffers (null: TorchSharp's default).</param>
     public RepBatchNorm(long features, bool zeroInit = false, double eps = 1e-5, double momentum = 0.1, Device? device = null, ScalarType? dtype = null)
         : base(nameof(RepBatchNorm))
     {
@@ -31,12 +38,15 @@ public sealed class RepBatchNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Width d of the last axis; BN statistics are per feature over every token of [B, T, d].</summary>
     public long Features { get; }
+    /// <summary>The channels-last BatchNorm of BN(x) (state key "bn"); its γ, β and running statistics enter the folded map of Eq. (4).</summary>
     public BatchNorm Norm => _norm;
 
     /// <summary>η, the learnable scalar on the identity path.</summary>
     public Parameter Eta => _eta;
 
+    /// <summary>BN(x) + η·x for x [..., d] (Eq. 3), with batch statistics in training and running ones in evaluation; same shape out.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -53,6 +63,7 @@ public sealed class RepBatchNorm : nn.Module<Tensor, Tensor>
         return (scale.MoveToOuterDisposeScope(), shift.MoveToOuterDisposeScope());
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"RepBatchNorm({Features}, eps={_norm.Eps:g}, momentum={_norm.Momentum:g})";
 }
 
@@ -65,6 +76,14 @@ public sealed class ProgressiveRepBatchNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "norm1")] private nn.Module<Tensor, Tensor> _layerNorm;
     [ComponentName(Name = "norm2")] private RepBatchNorm _repBatchNorm;
 
+    /// <summary>A PRepBN over a last axis of width d = <paramref name="features"/>: LayerNorm (or RMSNorm) for <paramref name="warmSteps"/> training forwards, then a linear hand-over to RepBN over <paramref name="decaySteps"/>.</summary>
+    /// <param name="features">Width d of the last axis.</param>
+    /// <param name="warmSteps">Training forwards that use only the norm (λ = 1); 0 starts the decay at once.</param>
+    /// <param name="decaySteps">Training forwards over which λ falls from 1 to 0; positive.</param>
+    /// <param name="rmsNorm">Use RMSNorm on the λ path, as the LLaMA code, instead of LayerNorm.</param>
+    /// <param name="eps">ε of the λ-path norm only (1e-6, the official code's); the RepBN keeps its 1e-5.</param>
+    /// <param name="device">Device of the parameters and buffers (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters and buffers (null: TorchSharp's default).</param>
     public ProgressiveRepBatchNorm(long features, long warmSteps, long decaySteps, bool rmsNorm = false, double eps = 1e-6, Device? device = null, ScalarType? dtype = null)
         : base(nameof(ProgressiveRepBatchNorm))
     {
@@ -76,10 +95,15 @@ public sealed class ProgressiveRepBatchNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Width d of the last axis.</summary>
     public long Features { get; }
+    /// <summary>Training forwards during which λ = 1 and only the norm path runs.</summary>
     public long WarmSteps { get; }
+    /// <summary>Training forwards, after the warm phase, over which λ falls linearly from 1 to 0.</summary>
     public long DecaySteps { get; }
+    /// <summary>The RepBN path (state key "norm2"): weight 1 − λ in training, the whole layer in evaluation and after the decay.</summary>
     public RepBatchNorm RepBatchNorm => _repBatchNorm;
+    /// <summary>The λ path, a LayerNorm or an RMSNorm (state key "norm1"); unused in evaluation and once λ reaches 0.</summary>
     public nn.Module<Tensor, Tensor> LayerNorm => _layerNorm;
 
     /// <summary>Training forwards taken.</summary>
@@ -88,6 +112,7 @@ public sealed class ProgressiveRepBatchNorm : nn.Module<Tensor, Tensor>
     /// <summary>The weight on the LayerNorm path for the next training forward.</summary>
     public double Lambda => Steps < WarmSteps ? 1.0 : Math.Clamp((double)(WarmSteps + DecaySteps - Steps) / DecaySteps, 0, 1);
 
+    /// <summary>In training, λ·norm(x) + (1 − λ)·RepBN(x) for x [..., d] with λ = <see cref="Lambda"/> (each call advances <see cref="Steps"/>); in evaluation RepBN(x). Same shape out.</summary>
     public override Tensor forward(Tensor x)
     {
         if (!training)
@@ -104,6 +129,7 @@ public sealed class ProgressiveRepBatchNorm : nn.Module<Tensor, Tensor>
         return y.MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"ProgressiveRepBatchNorm({Features}, warm={WarmSteps}, decay={DecaySteps}, norm={_layerNorm})";
 }
 

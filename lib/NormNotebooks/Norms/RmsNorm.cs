@@ -19,6 +19,14 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "weight")] private Parameter? _weight;
     [ComponentName(Name = "bias")] private Parameter? _bias;
 
+    /// <summary>An RMSNorm over a last axis of width n = <paramref name="features"/>; g starts at 1 and β at 0.</summary>
+    /// <param name="features">Width n of the normalised last axis.</param>
+    /// <param name="eps">ε, added to the mean square inside the root: 1e-8 (the authors' PyTorch value); 1e-5 matches their TF/Nematus models.</param>
+    /// <param name="affine">Learn the gain g; without it the output is a/RMS(a).</param>
+    /// <param name="bias">Add a learned shift β after the gain (LayerNorm's affine map); needs <paramref name="affine"/>.</param>
+    /// <param name="implementation">Which code runs forward and backward (<see cref="NormImplementation"/>); null: <c>NORMNB_FUSED</c>, else the C# kernel, the faster here.</param>
+    /// <param name="device">Device of g and β (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of g and β (null: TorchSharp's default, float32 unless changed).</param>
     public RmsNorm(long features, double eps = 1e-8, bool affine = true, bool bias = false, NormImplementation? implementation = null,
         Device? device = null, ScalarType? dtype = null) : base(nameof(RmsNorm))
     {
@@ -35,14 +43,23 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Width n of the last axis this layer normalises.</summary>
     public long Features { get; }
+    /// <summary>ε, added to the mean square inside the root of RMS(a).</summary>
     public double Eps { get; }
+    /// <summary>Whether the gain g is learned; without it <see cref="Weight"/> is null.</summary>
     public bool Affine { get; }
+    /// <summary>Whether a learned shift β follows the gain; without it <see cref="Bias"/> is null.</summary>
     public bool HasBias { get; }
+    /// <summary>The code this module runs, fixed at construction.</summary>
     public NormImplementation Implementation { get; }
+    /// <summary>The gain g of Eq. (4), shape [n], init 1 (state key "weight"); null unless <see cref="Affine"/>.</summary>
     public Parameter? Weight => _weight;
+    /// <summary>The shift β, shape [n], init 0 (state key "bias"); null unless <see cref="HasBias"/>.</summary>
     public Parameter? Bias => _bias;
 
+    /// <summary>Divides x [..., n] by its RMS over the last axis, then applies g (and β); the output has x's shape and dtype.</summary>
+    /// <remarks>Float16 and bfloat16 inputs are computed in float32; with <see cref="Implementation"/> <see cref="NormImplementation.Fused"/>, contiguous float32 CPU inputs take the C# kernel (<see cref="FusedNorms.RmsNorm"/>).</remarks>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireLastAxis(x, Features, nameof(RmsNorm));
@@ -58,6 +75,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"RmsNorm({Features}, eps={Eps:g}, affine={Affine}{(HasBias ? ", bias" : "")}, implementation={Implementation})";
 }
 
@@ -68,6 +86,12 @@ public sealed class PartialRmsNorm : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "weight")] private Parameter _weight;
 
+    /// <summary>A pRMSNorm over a last axis of width n = <paramref name="features"/>, with the RMS taken over its first k = max(1, ⌊n·p⌋) features; g starts at 1.</summary>
+    /// <param name="features">Width n of the normalised last axis.</param>
+    /// <param name="partialFraction">p in (0, 1]; 0.0625 is the paper's 6.25%.</param>
+    /// <param name="eps">ε, added inside the root of RMS_p (1e-8, as <see cref="RmsNorm"/>).</param>
+    /// <param name="device">Device of g (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of g (null: TorchSharp's default, float32 unless changed).</param>
     public PartialRmsNorm(long features, double partialFraction = 0.0625, double eps = 1e-8, Device? device = null, ScalarType? dtype = null) : base(nameof(PartialRmsNorm))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
@@ -79,12 +103,18 @@ public sealed class PartialRmsNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Width n of the last axis; all n features are scaled, only the first k feed the RMS.</summary>
     public long Features { get; }
+    /// <summary>p, the fraction of the n features that estimates the RMS.</summary>
     public double PartialFraction { get; }
+    /// <summary>k = max(1, ⌊n·p⌋), the number of leading features RMS_p is taken over.</summary>
     public long PartialFeatures { get; }
+    /// <summary>ε, added inside the root of RMS_p.</summary>
     public double Eps { get; }
+    /// <summary>The gain g, shape [n], init 1 (state key "weight"; always learned).</summary>
     public Parameter Weight => _weight;
 
+    /// <summary>Scales every feature of x [..., n] by 1/RMS_p of its first k features, then by g; the output has x's shape and dtype (half precision computed in float32).</summary>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireLastAxis(x, Features, nameof(PartialRmsNorm));
@@ -95,5 +125,6 @@ public sealed class PartialRmsNorm : nn.Module<Tensor, Tensor>
         return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"PartialRmsNorm({Features}, partial_fraction={PartialFraction:g}, k={PartialFeatures}, eps={Eps:g})";
 }

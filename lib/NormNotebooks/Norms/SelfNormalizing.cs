@@ -44,6 +44,7 @@ public static class SelfNormalizing
 /// <summary>Alpha-dropout (Klambauer et al. 2017): keeps SELU activations at mean 0 and variance 1 while dropping units.</summary>
 public sealed class AlphaDropout : nn.Module<Tensor, Tensor>
 {
+    /// <summary>Alpha-dropout with drop probability <paramref name="rate"/> in [0, 1) (0.05, the low end of the paper's recommended 0.05–0.1).</summary>
     public AlphaDropout(double rate = 0.05) : base(nameof(AlphaDropout))
     {
         if (rate is < 0 or >= 1)
@@ -54,6 +55,7 @@ public sealed class AlphaDropout : nn.Module<Tensor, Tensor>
     /// <summary>Probability of dropping a unit (the paper recommends 0.05–0.1).</summary>
     public double Rate { get; }
 
+    /// <summary>In training, sets each element of x to α′ = −λα with probability <see cref="Rate"/> and applies a·x + b (<see cref="SelfNormalizing.AlphaDropoutAffine"/>); in evaluation, or at rate 0, returns an alias of x. Same shape out.</summary>
     public override Tensor forward(Tensor x)
     {
         if (!training || Rate == 0)
@@ -66,5 +68,6 @@ public sealed class AlphaDropout : nn.Module<Tensor, Tensor>
         return (dropped * a + b).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"AlphaDropout(rate={Rate:g})";
 }

@@ -76,11 +76,17 @@ public sealed class SpectralNorm : nn.Module<Tensor, Tensor>
         Device? device = null, ScalarType? dtype = null) =>
         new([outChannels, inChannels, kernelSize, kernelSize], inChannels * kernelSize * kernelSize, bias, iterations, stride, padding, device, dtype);
 
+    /// <summary>Shape of W: [out, in] for a linear layer, [O, I, k, k] for a convolution (rank 2 selects the linear map).</summary>
     public long[] WeightShape { get; }
+    /// <summary>Power-iteration steps per training forward (1 in the paper).</summary>
     public int Iterations { get; }
+    /// <summary>Convolution stride on both spatial axes; 0 and unused for a linear layer.</summary>
     public long Stride { get; }
+    /// <summary>Zero padding on each side of both spatial axes; 0 and unused for a linear layer.</summary>
     public long Padding { get; }
+    /// <summary>The raw W (state key "weight"), in PyTorch's default U(−1/√fan_in, 1/√fan_in) init; the layer uses W/σ(W).</summary>
     public Parameter Weight => _weight;
+    /// <summary>The bias [out] (state key "bias"), in the same default init and not normalised; null without a bias.</summary>
     public Parameter? Bias => _bias;
 
     /// <summary>The current estimate of σ(W) from the stored vectors (no update).</summary>
@@ -99,6 +105,7 @@ public sealed class SpectralNorm : nn.Module<Tensor, Tensor>
         return (_weight / sigma).MoveToOuterDisposeScope();   // Eq. (8)
     }
 
+    /// <summary>Applies W/σ(W) (see <see cref="NormalizedWeight"/>): x [..., in] → [..., out] for a linear layer, x [N, I, H, W] → [N, O, H′, W′] for a convolution.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -109,6 +116,7 @@ public sealed class SpectralNorm : nn.Module<Tensor, Tensor>
         return y.MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"SpectralNorm(weight=[{string.Join(", ", WeightShape)}], iterations={Iterations})";
 }
 
@@ -125,6 +133,13 @@ public sealed class SigmaReparamLinear : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "u")] private Tensor _u;
     [ComponentName(Name = "v")] private Tensor _v;
 
+    /// <summary>A σReparam linear layer [out, in] with W₀ ~ N(0, <paramref name="initStd"/>²), u, v the leading singular vectors of W₀ and γ = σ(W₀) (SVD in float64), so Ŵ = W₀ at start.</summary>
+    /// <param name="inFeatures">Width of the input's last axis.</param>
+    /// <param name="outFeatures">Width of the output's last axis.</param>
+    /// <param name="bias">Add a bias [out], init 0.</param>
+    /// <param name="initStd">Standard deviation of W₀ (0.02, the reference's).</param>
+    /// <param name="device">Device of the parameters and vectors (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters and vectors (null: TorchSharp's default).</param>
     public SigmaReparamLinear(long inFeatures, long outFeatures, bool bias = true, double initStd = 0.02, Device? device = null, ScalarType? dtype = null)
         : base(nameof(SigmaReparamLinear))
     {
@@ -142,10 +157,15 @@ public sealed class SigmaReparamLinear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Width of the input's last axis (columns of W).</summary>
     public long InFeatures { get; }
+    /// <summary>Width of the output's last axis (rows of W).</summary>
     public long OutFeatures { get; }
+    /// <summary>The raw W [out, in] (state key "weight"), init N(0, initStd²); the layer uses γ/σ(W)·W.</summary>
     public Parameter Weight => _weight;
+    /// <summary>The bias [out], init 0; null without a bias.</summary>
     public Parameter? Bias => _bias;
+    /// <summary>γ of Eq. (3), shape [1], init σ(W₀); the learned spectral norm of Ŵ.</summary>
     public Parameter Gamma => _gamma;
 
     /// <summary>Ŵ = γ/σ(W)·W; one power-iteration step in training, the stored vectors in evaluation.</summary>
@@ -156,12 +176,14 @@ public sealed class SigmaReparamLinear : nn.Module<Tensor, Tensor>
         return (_gamma / sigma * _weight).MoveToOuterDisposeScope();   // Eq. (3)
     }
 
+    /// <summary>x [..., in] → [..., out] through Ŵ = γ/σ(W)·W, with one power-iteration step per training forward.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         return nn.functional.linear(x, ReparameterizedWeight(), _bias).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"SigmaReparamLinear({InFeatures}, {OutFeatures}, bias={_bias is not null})";
 }
 
@@ -176,6 +198,12 @@ public sealed class WeightNormLinear : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "weight_g")] private Parameter _gain;
     [ComponentName(Name = "bias")] private Parameter? _bias;
 
+    /// <summary>A weight-normalised linear layer [out, in]: v in PyTorch's default U(−1/√in, 1/√in) init and g = ‖v₀‖ per row, so w = v₀ at start.</summary>
+    /// <param name="inFeatures">Width of the input's last axis.</param>
+    /// <param name="outFeatures">Width of the output's last axis.</param>
+    /// <param name="bias">Add a bias [out] in PyTorch's default init.</param>
+    /// <param name="device">Device of the parameters (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters (null: TorchSharp's default).</param>
     public WeightNormLinear(long inFeatures, long outFeatures, bool bias = true, Device? device = null, ScalarType? dtype = null) : base(nameof(WeightNormLinear))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
@@ -189,23 +217,31 @@ public sealed class WeightNormLinear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Width of the input's last axis (columns of w).</summary>
     public long InFeatures { get; }
+    /// <summary>Width of the output's last axis (rows of w), each with its own g.</summary>
     public long OutFeatures { get; }
+    /// <summary>v [out, in] of Eq. (2) (state key "weight_v"); only each row's direction reaches the output.</summary>
     public Parameter Direction => _direction;
+    /// <summary>g of Eq. (2), shape [out, 1] (state key "weight_g"), init to each row's ‖v₀‖; the L2 norm of w's rows.</summary>
     public Parameter Gain => _gain;
+    /// <summary>The bias [out], in PyTorch's default init; null without a bias.</summary>
     public Parameter? Bias => _bias;
 
+    /// <summary>w = g·v/‖v‖ per row, [out, in] (Eq. 2), with gradient to g and v.</summary>
     public Tensor EffectiveWeight()
     {
         using var scope = NewDisposeScope();
         return (_gain * _direction / _direction.norm(1, keepdim: true)).MoveToOuterDisposeScope();   // Eq. (2)
     }
 
+    /// <summary>x [..., in] → [..., out] through w = g·v/‖v‖.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         return nn.functional.linear(x, EffectiveWeight(), _bias).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"WeightNormLinear({InFeatures}, {OutFeatures}, bias={_bias is not null})";
 }

@@ -15,6 +15,10 @@ public sealed class TestTimeBatchNorm : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "source")] private BatchNorm _source;
 
+    /// <summary>Wraps a trained BatchNorm so it normalises with its source statistics mixed with the test batch's by <paramref name="alpha"/>.</summary>
+    /// <param name="source">The trained BatchNorm; its running statistics, γ, β and ε are used and never updated.</param>
+    /// <param name="alpha">α in [0, 1], the weight of the test statistics (0.1, the AlphaBatchNorm reference's).</param>
+    /// <param name="unbiasedTestVariance">Take σ²_t unbiased, as the reference; false makes α = 1 exactly train-mode BN.</param>
     public TestTimeBatchNorm(BatchNorm source, double alpha = 0.1, bool unbiasedTestVariance = true) : base(nameof(TestTimeBatchNorm))
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -24,10 +28,14 @@ public sealed class TestTimeBatchNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The trained BatchNorm (state key "source") supplying μ_s, σ²_s, γ, β and ε; never updated.</summary>
     public BatchNorm Source => _source;
+    /// <summary>α, the weight of the test batch's statistics: 0 is eval-mode BN, 1 is test-time BN.</summary>
     public double Alpha { get; }
+    /// <summary>Whether σ²_t is the unbiased batch variance (the reference's); a batch with one value per channel falls back to the biased one.</summary>
     public bool UnbiasedTestVariance { get; }
 
+    /// <summary>Normalises x in the source's layout ([N, C, …], or [..., C] channels-last) with μ = (1 − α)μ_s + αμ_t and σ² = (1 − α)σ²_s + ασ²_t, then the source affine; same shape out, in training and evaluation alike.</summary>
     public override Tensor forward(Tensor x)
     {
         var axis = _source.ChannelsLast ? x.dim() - 1 : 1;
@@ -46,6 +54,7 @@ public sealed class TestTimeBatchNorm : nn.Module<Tensor, Tensor>
         return y.MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"TestTimeBatchNorm(alpha={Alpha:g}, source={_source})";
 }
 
@@ -63,6 +72,13 @@ public sealed class UnMixTns : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "component_means")] private Tensor _means;
     [ComponentName(Name = "component_vars")] private Tensor _vars;
 
+    /// <summary>Wraps a trained channels-first BatchNorm with K components seeded from its running statistics: M_k = μ_s + √(αK/(K − 1))·σ_s ⊙ ξ_k, V_k = (1 − α)σ²_s.</summary>
+    /// <param name="source">The trained BatchNorm (channels on axis 1); its γ, β, ε and momentum m_bn are used, its buffers never updated.</param>
+    /// <param name="components">K (16); 1 starts from the source statistics with no noise.</param>
+    /// <param name="temperature">τ of the assignment softmax (0.07).</param>
+    /// <param name="maxBatchSize">B_max of the momentum m = 1 − (1 − m_bn)^(B/B_max) (64).</param>
+    /// <param name="spread">α of the initialisation (0.5): the share of σ²_s moved from V into the spread of M.</param>
+    /// <param name="seed">Seed of the noise ξ_k ~ N(0, I).</param>
     public UnMixTns(BatchNorm source, int components = 16, double temperature = 0.07, int maxBatchSize = 64, double spread = 0.5, long seed = 0)
         : base(nameof(UnMixTns))
     {
@@ -87,11 +103,17 @@ public sealed class UnMixTns : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The trained BatchNorm (state key "source") supplying γ, β, ε and m_bn; its buffers are not updated.</summary>
     public BatchNorm Source => _source;
+    /// <summary>K, the number of mixture components.</summary>
     public int Components { get; }
+    /// <summary>τ of p_bk = softmax_k(cos(m_b, M_k)/τ).</summary>
     public double Temperature { get; }
+    /// <summary>B_max in the momentum m = 1 − (1 − m_bn)^(B/B_max).</summary>
     public int MaxBatchSize { get; }
+    /// <summary>M, the component means [K, C] (buffer "component_means"), updated in place after every forward.</summary>
     public Tensor ComponentMeans => _means;
+    /// <summary>V, the component variances [K, C] (buffer "component_vars"), updated in place after every forward.</summary>
     public Tensor ComponentVars => _vars;
 
     /// <summary>m = 1 − (1 − m_bn)^(B/B_max).</summary>
@@ -108,6 +130,8 @@ public sealed class UnMixTns : nn.Module<Tensor, Tensor>
         return (mean, variance);
     }
 
+    /// <summary>Normalises x [B, C, H, W] (any number of spatial axes) per sample with statistics mixed from the components and its instance statistics, applies the source affine, then updates M and V; [B, C] inputs use the source running statistics. Same shape out.</summary>
+    /// <remarks>The components are updated in training and evaluation alike: the layer adapts on every test batch.</remarks>
     public override Tensor forward(Tensor x)
     {
         if (x.dim() == 2)
@@ -146,5 +170,6 @@ public sealed class UnMixTns : nn.Module<Tensor, Tensor>
         return y.MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"UnMixTns(components={Components}, temperature={Temperature:g}, max_batch={MaxBatchSize}, source={_source})";
 }

@@ -33,6 +33,16 @@ public sealed class UnifiedNorm : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "buffer_x2")] private Tensor _bufferX2;
     [ComponentName(Name = "buffer_gz")] private Tensor _bufferGz;
 
+    /// <summary>A Unified Normalization over a last axis of width d = <paramref name="features"/>; γ starts at 1, β at 0, r at 1, and ema and both windows at 0.</summary>
+    /// <param name="features">Width d of the normalised last axis.</param>
+    /// <param name="windowSize">M, steps in the statistics window (4).</param>
+    /// <param name="warmupIterations">W, steps before window smoothing and filtration start (4000).</param>
+    /// <param name="outlierFiltration">Enable the adaptive outlier filtration (the reference: on for CV, off for NLP).</param>
+    /// <param name="eps">ε, added to s and r inside the root (1e-5).</param>
+    /// <param name="momentum">m of the EMAs of r and of λ̄ (0.9).</param>
+    /// <param name="rhoGateIterations">Steps with ρ = 1; null takes the reference's max(1000, W).</param>
+    /// <param name="device">Device of the parameters and buffers (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters and buffers (null: TorchSharp's default).</param>
     public UnifiedNorm(long features, int windowSize = 4, long warmupIterations = 4000, bool outlierFiltration = false, double eps = 1e-5,
         double momentum = 0.9, long? rhoGateIterations = null, Device? device = null, ScalarType? dtype = null) : base(nameof(UnifiedNorm))
     {
@@ -50,17 +60,29 @@ public sealed class UnifiedNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Width d of the last axis; inputs [..., d] are flattened to [N, d], so statistics are per feature over all N tokens.</summary>
     public long Features { get; }
+    /// <summary>M, the number of steps whose q the window holds (step t writes slot t mod M).</summary>
     public int WindowSize { get; }
+    /// <summary>W: steps t &lt; W normalise by q_t alone, with no window smoothing and no filtration.</summary>
     public long WarmupIterations { get; }
+    /// <summary>Whether a batch whose window AM − GM exceeds τ for any feature is treated as an outlier (from step W on).</summary>
     public bool OutlierFiltration { get; }
+    /// <summary>ε, added to s (and to r) inside the root.</summary>
     public double Eps { get; }
+    /// <summary>m of the EMAs r ← m·r + (1 − m)·s and ema ← m·ema + (1 − m)·λ̄.</summary>
     public double Momentum { get; }
+    /// <summary>Steps t ≤ RhoGateIterations use ρ = 1; later ones ρ = √(s + ε)/√(r + ε) clamped to [1/5, 5].</summary>
     public long RhoGateIterations { get; }
+    /// <summary>γ, shape [d], init 1 (state key "weight").</summary>
     public Parameter Weight => _weight;
+    /// <summary>β, shape [d], init 0 (state key "bias").</summary>
     public Parameter Bias => _bias;
+    /// <summary>r, the running statistic that normalises in evaluation and enters ρ; shape [d], init 1 (buffer "running_var").</summary>
     public Tensor RunningVar => _runningVar;
+    /// <summary>ema, the EMA of λ̄ that corrects the backward; shape [d], init 0 (buffer "ema_gz").</summary>
     public Tensor EmaGz => _emaGz;
+    /// <summary>The window of quadratic means q, shape [M, d], init 0 (buffer "buffer_x2"); an outlier's slot holds r instead of its q_t.</summary>
     public Tensor WindowX2 => _bufferX2;
 
     /// <summary>Training steps taken (t).</summary>
@@ -75,6 +97,8 @@ public sealed class UnifiedNorm : nn.Module<Tensor, Tensor>
     /// <summary>γ/√(r + ε): evaluation is y = x ⊙ FoldedScale + β.</summary>
     public Tensor FoldedScale() => (_weight * rsqrt(_runningVar + Eps)).detach();
 
+    /// <summary>Divides each feature of x [..., d] by √(s + ε) and applies γ and β; the output has x's shape and dtype (half precision computed in float32).</summary>
+    /// <remarks>In training each call is one step t: it updates the window, r and <see cref="LastStatistics"/>, and its backward is the smoothed gradient of step 5 in the class remarks. Evaluation uses r.</remarks>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireLastAxis(x, Features, nameof(UnifiedNorm));
@@ -95,6 +119,7 @@ public sealed class UnifiedNorm : nn.Module<Tensor, Tensor>
         return y.reshape(x.shape).to(x.dtype).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"UnifiedNorm({Features}, window={WindowSize}, warmup={WarmupIterations}, outlier_filtration={OutlierFiltration}, eps={Eps:g}, momentum={Momentum:g})";
 

@@ -53,6 +53,17 @@ public sealed class WeightStandardizedConv2d : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "weight")] private Parameter _weight;
     [ComponentName(Name = "bias")] private Parameter? _bias;
 
+    /// <summary>A weight-standardised 2-D convolution with weights [O, I, k, k] and bias in PyTorch's default U(−1/√(I·k·k), 1/√(I·k·k)) init.</summary>
+    /// <param name="inChannels">I, channels of the input.</param>
+    /// <param name="outChannels">O, channels of the output.</param>
+    /// <param name="kernelSize">k of the square k × k kernel.</param>
+    /// <param name="stride">Stride on both spatial axes.</param>
+    /// <param name="padding">Zero padding on each side of both spatial axes.</param>
+    /// <param name="bias">Add a bias [O] (not standardised).</param>
+    /// <param name="variance">Variance flavour; the default is the authors' ImageNet layers.</param>
+    /// <param name="eps">ε of the standardisation (1e-5).</param>
+    /// <param name="device">Device of the parameters (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters (null: TorchSharp's default).</param>
     public WeightStandardizedConv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, bool bias = true,
         StandardizationVariance variance = StandardizationVariance.UnbiasedEpsInside, double eps = 1e-5, Device? device = null, ScalarType? dtype = null)
         : base(nameof(WeightStandardizedConv2d))
@@ -68,25 +79,36 @@ public sealed class WeightStandardizedConv2d : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>I, channels of the [N, I, H, W] input.</summary>
     public long InChannels { get; }
+    /// <summary>O, output channels, each with its own standardised filter over the fan-in (I, k, k).</summary>
     public long OutChannels { get; }
+    /// <summary>k of the square k × k kernel.</summary>
     public long KernelSize { get; }
+    /// <summary>Stride on both spatial axes.</summary>
     public long Stride { get; }
+    /// <summary>Zero padding added to each side of both spatial axes.</summary>
     public long Padding { get; }
+    /// <summary>Which variance Ŵ divides by, and where ε goes.</summary>
     public StandardizationVariance Variance { get; }
+    /// <summary>ε of the standardisation, inside or outside the root as <see cref="Variance"/> says.</summary>
     public double Eps { get; }
+    /// <summary>The raw W [O, I, k, k] (state key "weight"); the convolution uses its standardised Ŵ.</summary>
     public Parameter Weight => _weight;
+    /// <summary>The bias [O], in PyTorch's default init and not standardised; null without a bias.</summary>
     public Parameter? Bias => _bias;
 
     /// <summary>Ŵ, the weights the convolution uses.</summary>
     public Tensor StandardizedWeight() => WeightStandardization.Standardize(_weight, Variance, Eps);
 
+    /// <summary>Convolves x [N, I, H, W] with Ŵ, giving [N, O, H′, W′]; gradients flow through the standardisation.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         return nn.functional.conv2d(x, StandardizedWeight(), _bias, strides: [Stride, Stride], padding: [Padding, Padding]).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"WeightStandardizedConv2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={Padding}, bias={_bias is not null}, variance={Variance})";
 }
 
@@ -96,6 +118,14 @@ public sealed class WeightStandardizedLinear : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "weight")] private Parameter _weight;
     [ComponentName(Name = "bias")] private Parameter? _bias;
 
+    /// <summary>A weight-standardised linear layer with weight [out, in] and bias in PyTorch's default U(−1/√in, 1/√in) init.</summary>
+    /// <param name="inFeatures">Width of the input's last axis.</param>
+    /// <param name="outFeatures">Width of the output's last axis.</param>
+    /// <param name="bias">Add a bias [out] (not standardised).</param>
+    /// <param name="variance">Variance flavour; the default is the authors' ImageNet layers.</param>
+    /// <param name="eps">ε of the standardisation (1e-5).</param>
+    /// <param name="device">Device of the parameters (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters (null: TorchSharp's default).</param>
     public WeightStandardizedLinear(long inFeatures, long outFeatures, bool bias = true,
         StandardizationVariance variance = StandardizationVariance.UnbiasedEpsInside, double eps = 1e-5, Device? device = null, ScalarType? dtype = null)
         : base(nameof(WeightStandardizedLinear))
@@ -109,21 +139,30 @@ public sealed class WeightStandardizedLinear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Width of the input's last axis (the fan-in each row is standardised over).</summary>
     public long InFeatures { get; }
+    /// <summary>Width of the output's last axis (rows of W).</summary>
     public long OutFeatures { get; }
+    /// <summary>Which variance Ŵ divides by, and where ε goes.</summary>
     public StandardizationVariance Variance { get; }
+    /// <summary>ε of the standardisation, inside or outside the root as <see cref="Variance"/> says.</summary>
     public double Eps { get; }
+    /// <summary>The raw W [out, in] (state key "weight"); the layer uses its standardised Ŵ.</summary>
     public Parameter Weight => _weight;
+    /// <summary>The bias [out], in PyTorch's default init and not standardised; null without a bias.</summary>
     public Parameter? Bias => _bias;
 
+    /// <summary>Ŵ [out, in], each row re-centred and re-scaled over its fan-in (Eq. 5), with gradient to W.</summary>
     public Tensor StandardizedWeight() => WeightStandardization.Standardize(_weight, Variance, Eps);
 
+    /// <summary>x [..., in] → [..., out] through Ŵ; gradients flow through the standardisation.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         return nn.functional.linear(x, StandardizedWeight(), _bias).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"WeightStandardizedLinear({InFeatures}, {OutFeatures}, bias={_bias is not null}, variance={Variance})";
 }
 
@@ -140,6 +179,14 @@ public sealed class ScaledWSConv2d : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "gain")] private Parameter _gain;
     [ComponentName(Name = "bias")] private Parameter _bias;
 
+    /// <summary>A Scaled WS convolution with weights [O, I, k, k] ~ N(0, 1/fan_in) (the official VarianceScaling), g = 1 and bias 0.</summary>
+    /// <param name="inChannels">I, channels of the input.</param>
+    /// <param name="outChannels">O, channels of the output.</param>
+    /// <param name="kernelSize">k of the square k × k kernel.</param>
+    /// <param name="stride">Stride on both spatial axes.</param>
+    /// <param name="padding">Zero padding on each side of both spatial axes.</param>
+    /// <param name="device">Device of the parameters (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters (null: TorchSharp's default).</param>
     public ScaledWSConv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, Device? device = null, ScalarType? dtype = null)
         : base(nameof(ScaledWSConv2d))
     {
@@ -155,16 +202,26 @@ public sealed class ScaledWSConv2d : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>I, channels of the [N, I, H, W] input.</summary>
     public long InChannels { get; }
+    /// <summary>O, output channels, each with its own gain and bias.</summary>
     public long OutChannels { get; }
+    /// <summary>k of the square k × k kernel.</summary>
     public long KernelSize { get; }
+    /// <summary>Stride on both spatial axes.</summary>
     public long Stride { get; }
+    /// <summary>Zero padding added to each side of both spatial axes.</summary>
     public long Padding { get; }
+    /// <summary>n = I·k·k, the fan-in that multiplies σ²_W under the root.</summary>
     public long FanIn { get; }
+    /// <summary>The raw W [O, I, k, k] (state key "weight"); the convolution uses Ŵ.</summary>
     public Parameter Weight => _weight;
+    /// <summary>g of Eq. (4), shape [O, 1, 1, 1], init 1 (state key "gain").</summary>
     public Parameter Gain => _gain;
+    /// <summary>The bias [O], init 0 (state key "bias"; always present).</summary>
     public Parameter Bias => _bias;
 
+    /// <summary>Ŵ = g·(W − μ_W)/√max(n·σ²_W, 1e-4), [O, I, k, k], with σ²_W the population variance over each filter's fan-in (Eq. 4).</summary>
     public Tensor StandardizedWeight()
     {
         using var scope = NewDisposeScope();
@@ -173,22 +230,30 @@ public sealed class ScaledWSConv2d : nn.Module<Tensor, Tensor>
         return (_gain * (_weight - mean) * scale).MoveToOuterDisposeScope();   // Eq. (4)
     }
 
+    /// <summary>Convolves x [N, I, H, W] with Ŵ plus bias, giving [N, O, H′, W′].</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         return nn.functional.conv2d(x, StandardizedWeight(), _bias, strides: [Stride, Stride], padding: [Padding, Padding]).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"ScaledWSConv2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={Padding})";
 }
 
 /// <summary>The activation gains γ of the official NF-Nets code (nfnets/base.py): Var(γ·f(z)) = 1 for z ~ N(0, 1), estimated empirically there.</summary>
 public static class ActivationGains
 {
+    /// <summary>γ for ReLU (the official empirical value; ≈ 1.7129 analytically).</summary>
     public const double Relu = 1.7139588594436646;
+    /// <summary>γ for GELU.</summary>
     public const double Gelu = 1.7015043497085571;
+    /// <summary>γ for SiLU (x·sigmoid(x)).</summary>
     public const double Silu = 1.7881293296813965;
+    /// <summary>γ for tanh.</summary>
     public const double Tanh = 1.5939117670059204;
+    /// <summary>γ for ELU (α = 1).</summary>
     public const double Elu = 1.2716004848480225;
+    /// <summary>γ for SELU, ≈ 1 since SELU already preserves unit variance.</summary>
     public const double Selu = 1.0008515119552612;
 }

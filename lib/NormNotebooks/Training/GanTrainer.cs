@@ -38,6 +38,8 @@ public sealed record GanResult(string Name, GanConfig Config, bool SpectralNorm,
 /// </summary>
 public static class GanTrainer
 {
+    /// <summary>Trains <paramref name="gan"/> on <paramref name="target"/> for <see cref="GanConfig.Steps"/> generator steps, each after <see cref="GanConfig.DiscriminatorSteps"/> discriminator steps, scoring every <see cref="GanConfig.ScoreEvery"/> steps and at the end; <paramref name="progress"/> hears every step (generator loss, samples/s).</summary>
+    /// <remarks>Runs on the device of the generator's parameters. Data and latent draws are seeded by <see cref="GanConfig.Seed"/>, scoring draws by Seed + 7. A non-finite loss stops the run; that step is scored and the result is marked diverged. <paramref name="name"/> labels the result and the progress reports.</remarks>
     public static GanResult Train(string name, ToyGan gan, GaussianMixture target, GanConfig config, Action<TrainingProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(gan);

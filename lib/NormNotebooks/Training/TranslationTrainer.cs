@@ -13,6 +13,9 @@ namespace NormNotebooks.Training;
 /// </summary>
 public static class TranslationTrainer
 {
+    /// <summary>Trains <paramref name="model"/> on fresh seeded batches of <paramref name="task"/> (source → BOS + target, predicting target + EOS), <see cref="TrainingConfig.BatchSize"/> sequences per step; throughput counts BatchSize·(Length + 1) target tokens per step.</summary>
+    /// <remarks>Runs on the device of the model's parameters; <paramref name="progress"/> hears every step, <paramref name="probes"/> are read every <see cref="TrainingConfig.ProbeEvery"/> steps, and <paramref name="name"/> labels the result.</remarks>
+    /// <exception cref="ArgumentException">The task's Length + 1 tokens exceed the model's context.</exception>
     public static TrainingResult Train(string name, Seq2SeqTransformer model, SyntheticTranslation task, TrainingConfig config,
         Action<TrainingProgress>? progress = null, IReadOnlyList<TrainingProbe>? probes = null)
     {
