@@ -35,8 +35,13 @@ internal static class BenchCommand
                 NormKernels.Threads = SoftmaxKernels.Threads = Int8Kernels.Threads = count;
             }
             var n = parse.GetValue(size);
-            var report = Benchmarks.Run(chosen, new BenchSizes(n, n, n, n, n), TimeSpan.FromSeconds(parse.GetValue(seconds)),
-                step => Console.Error.WriteLine($"  timing {step} …"), pyTorchPeer: !parse.GetValue(noPyTorch));
+            var (sizes, budget) = (new BenchSizes(n, n, n, n, n), TimeSpan.FromSeconds(parse.GetValue(seconds)));
+            var report = Benchmarks.Run(chosen, sizes, budget, step => Console.Error.WriteLine($"  timing {step} …"));
+            if (!parse.GetValue(noPyTorch))
+            {
+                Console.Error.WriteLine("  timing PyTorch (Debian), when installed …");
+                report = PyTorchPeer.AddTo(report, sizes, NormKernels.Threads, budget);
+            }
             Print(report);
             if (parse.GetValue(json) is { } path)
                 File.WriteAllText(path, report.ToJson());

@@ -50,9 +50,30 @@ internal static class DataCommand
         return command;
     }
 
+    /// <summary>Before <c>normnb run</c>: fetches the data sets the notebooks name (a notebook that mentions <c>FashionMnist</c> or
+    /// <c>BrownCorpus</c>), so one command runs them on a fresh machine; a failure is reported and left to the notebook's own error.</summary>
+    public static void EnsureFor(IEnumerable<string> notebooks)
+    {
+        var sources = notebooks.Select(File.ReadAllText).ToList();
+        foreach (var (name, fetch) in new (string, Func<string?, string>)[] { ("FashionMnist", DataFetcher.EnsureFashionMnist), ("BrownCorpus", DataFetcher.EnsureBrown) })
+        {
+            if (!sources.Any(source => source.Contains(name, StringComparison.Ordinal)))
+                continue;
+            try
+            {
+                fetch(null);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                Console.Error.WriteLine($"normnb run: {name} data is not available, notebooks that load it will fail: {e.Message}");
+            }
+        }
+    }
+
     private static FashionMnistReport CheckFashionMnist(string? folder)
     {
         var clock = Stopwatch.StartNew();
+        DataFetcher.EnsureFashionMnist(folder);   // fetches only when missing and NORMNB_NO_FETCH is not set
         var (train, test) = FashionMnist.Load(folder);
         var located = FashionMnist.Locate(folder)!;
         return new FashionMnistReport(located, train.Count, test.Count, train.Count + test.Count, ChecksumsOk: true, clock.Elapsed.TotalSeconds);
@@ -61,6 +82,7 @@ internal static class DataCommand
     private static BrownReport CheckBrown(string? folder)
     {
         var clock = Stopwatch.StartNew();
+        DataFetcher.EnsureBrown(folder);
         var documents = BrownCorpus.Load(folder);
         var dataset = new CharDataset(documents.Select(d => d.Text).ToList());
         return new BrownReport(BrownCorpus.Locate(folder)!, IntegrityOk: true, documents.Count, documents.Select(d => d.Genre).Distinct().Count(),

@@ -65,6 +65,7 @@ internal static class RunCommand
             };
             if (notebooks.Count == 0)
                 Console.WriteLine($"normnb run: no notebooks (*.ipynb) in {string.Join(", ", parse.GetValue(paths)!)}.");
+            DataCommand.EnsureFor(notebooks);
             var runner = new NotebookRunner(options);
             var results = new List<NotebookRunResult>();
             for (var i = 0; i < notebooks.Count; i++)

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -48,7 +47,7 @@ public sealed record BenchReport(BenchEnvironment Environment, double CopyBandwi
 }
 
 /// <summary>
-/// The benchmark suites of <c>normnb bench</c>: each times our C# kernels next to libtorch through TorchSharp (and PyTorch from
+/// The benchmark suites of <c>normnb bench</c>: each times our C# kernels next to libtorch through TorchSharp (the CLI adds PyTorch from
 /// Debian's python3-torch when installed), interleaved so that drift hits all alike, and reports medians, quartiles, GB/s or GFLOP/s,
 /// the fraction of this machine's copy bandwidth (a copy into a preallocated tensor, measured in the same run) and the ratio to the
 /// suite's baseline. No timing is asserted anywhere: the targets are read off these tables.
@@ -59,7 +58,7 @@ public static class Benchmarks
     public static IReadOnlyList<string> Suites { get; } = ["norms", "softmax", "int8"];
 
     /// <summary>Runs <paramref name="suites"/> and returns the report.</summary>
-    public static BenchReport Run(IEnumerable<string> suites, BenchSizes sizes, TimeSpan budget, Action<string>? progress = null, bool pyTorchPeer = true)
+    public static BenchReport Run(IEnumerable<string> suites, BenchSizes sizes, TimeSpan budget, Action<string>? progress = null)
     {
         TorchRuntime.EnsureLoaded();
         var chosen = suites.ToList();
@@ -76,21 +75,6 @@ public static class Benchmarks
                 "int8" => Int8(sizes.MatrixSize, budget, copy),
                 _ => throw new ArgumentException($"Unknown suite '{suite}'; available: {string.Join(", ", Suites)}, all.", nameof(suites)),
             });
-        }
-        if (pyTorchPeer && PyTorchPeer.Time(sizes, NormKernels.Threads, budget) is { } peer)
-        {
-            progress?.Invoke("PyTorch (Debian)");
-            void Add(string suite, string key, string name)
-            {
-                var baseline = cases.FirstOrDefault(c => c.Suite == suite);
-                if (baseline is null || !peer.TryGetValue(key, out var ms))
-                    return;
-                var timing = new Timing(name, ms, ms, ms, 0, [ms]);
-                cases.Add(baseline with { Name = name, Timing = timing, Speedup = timing.SpeedupOver(baseline.Timing) });
-            }
-            Add("norms", "layer_norm forward", "PyTorch (Debian) layer_norm forward");
-            Add("softmax", "softmax", "PyTorch (Debian) torch.softmax");
-            Add("int8", "matmul", "PyTorch (Debian) float32 matmul");
         }
         return new BenchReport(Environment(), copy, cases);
     }
@@ -195,13 +179,13 @@ public static class Benchmarks
         return Cases("int8", $"[{size}, {size}] · [{size}, {size}]ᵀ", cases, 0, flops, copy).ToList();
     }
 
-    /// <summary>Where this runs: CPU, the ISA our kernels use, threads, versions, and PyTorch from Debian if installed.</summary>
+    /// <summary>Where this runs: CPU, the ISA our kernels use, threads and versions (<c>normnb bench</c> adds PyTorch's when it times it).</summary>
     public static BenchEnvironment Environment()
     {
         var info = Compute.Describe();
         var isa = Vector512.IsHardwareAccelerated ? "AVX-512 (norms and softmax in Vector256; int8 " + Int8Kernels.Isa + ")"
             : Avx2.IsSupported ? "AVX2 (" + Int8Kernels.Isa + ")" : "scalar";
-        return new BenchEnvironment(info.Cpu, isa, NormKernels.Threads, info.DotNet, info.TorchSharp, info.LibTorch, RuntimeInformation.OSDescription, PyTorchPeer.Version());
+        return new BenchEnvironment(info.Cpu, isa, NormKernels.Threads, info.DotNet, info.TorchSharp, info.LibTorch, RuntimeInformation.OSDescription, PyTorch: null);
     }
 
     private static IEnumerable<BenchCase> Cases(string suite, string shape, IReadOnlyList<Timing> timings, double bytes, double flops, double copy) =>
@@ -215,63 +199,3 @@ public static class Benchmarks
 /// <param name="SoftmaxColumns">Columns of the in-cache softmax input.</param>
 /// <param name="MatrixSize">Side of the int8 matrices.</param>
 public sealed record BenchSizes(long NormRows = 4096, long NormFeatures = 4096, long SoftmaxRows = 4096, long SoftmaxColumns = 4096, long MatrixSize = 4096);
-
-/// <summary>PyTorch from Debian (python3-torch) as a peer, when installed: the same operations timed by a small script.</summary>
-public static class PyTorchPeer
-{
-    private const string Python = "/usr/bin/python3";
-
-    /// <summary>The installed PyTorch version, or null.</summary>
-    public static string? Version()
-    {
-        if (!File.Exists(Python))
-            return null;
-        var (code, output) = RunPython("import torch; print(torch.__version__)", TimeSpan.FromSeconds(60));
-        return code == 0 ? output.Trim() : null;
-    }
-
-    /// <summary>Median milliseconds of PyTorch's layer_norm forward, softmax and matmul on the suite's shapes, or null without PyTorch.</summary>
-    public static IReadOnlyDictionary<string, double>? Time(BenchSizes sizes, int threads, TimeSpan budget)
-    {
-        if (Version() is null)
-            return null;
-        var script = $$"""
-            import torch, time, json, statistics
-            torch.set_num_threads({{threads}})
-            def med(f, budget={{budget.TotalSeconds}}, warmup=3, runs=5):
-                for _ in range(warmup): f()
-                ts = []; t0 = time.perf_counter()
-                while len(ts) < runs or time.perf_counter() - t0 < budget:
-                    s = time.perf_counter(); f(); ts.append((time.perf_counter() - s) * 1e3)
-                return statistics.median(ts)
-            out = {}
-            x = torch.randn({{sizes.NormRows}}, {{sizes.NormFeatures}})
-            with torch.no_grad():
-                out["layer_norm forward"] = med(lambda: torch.nn.functional.layer_norm(x, [{{sizes.NormFeatures}}]))
-                s = torch.randn({{sizes.SoftmaxRows}}, {{sizes.SoftmaxColumns}})
-                out["softmax"] = med(lambda: torch.softmax(s, -1))
-                a = torch.randn({{sizes.MatrixSize}}, {{sizes.MatrixSize}}); b = torch.randn({{sizes.MatrixSize}}, {{sizes.MatrixSize}})
-                out["matmul"] = med(lambda: a @ b.t(), budget=0, warmup=1, runs=2)
-            print(json.dumps(out))
-            """;
-        var (code, output) = RunPython(script, TimeSpan.FromMinutes(5));
-        return code == 0 ? JsonSerializer.Deserialize<Dictionary<string, double>>(output.Trim().Split('\n')[^1]) : null;
-    }
-
-    private static (int Code, string Output) RunPython(string script, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        start.ArgumentList.Add("-");
-        using var process = Process.Start(start)!;
-        process.StandardInput.Write(script);
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, "");
-        }
-        return (process.ExitCode, output.Result);
-    }
-}

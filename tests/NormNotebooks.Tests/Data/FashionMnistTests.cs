@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 using System.IO.Compression;
 using NormNotebooks.Data;
+using NormNotebooks.Tests.Support;
 using static TorchSharp.torch;
 
 namespace NormNotebooks.Tests.Data;
 
 public sealed class FashionMnistTests
 {
-    private static readonly Lazy<(FashionMnistSplit Train, FashionMnistSplit Test)> Real = new(() => FashionMnist.Load());
+    private static readonly Lazy<(FashionMnistSplit Train, FashionMnistSplit Test)> Real = new(() => TestData.FashionMnistData);
 
     [Fact]
     public void Load_ReadsAllSeventyThousandImages_WithBalancedClasses()

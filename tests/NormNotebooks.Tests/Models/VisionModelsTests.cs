@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Data;
+using NormNotebooks.Tests.Support;
 using NormNotebooks.Models;
 using NormNotebooks.Norms;
 using static TorchSharp.torch;
@@ -45,7 +46,7 @@ public sealed class VisionModelsTests
     [Fact]
     public void SmallCnn_LearnsFashionMnist_InAFewSteps()
     {
-        var (train, _) = FashionMnist.Load();
+        var (train, _) = TestData.FashionMnistData;
         using var scope = NewDisposeScope();
         manual_seed(3);
         var (images, labels) = train.ToTensors(count: 2048);
