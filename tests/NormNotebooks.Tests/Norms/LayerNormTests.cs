@@ -73,6 +73,31 @@ public sealed class LayerNormTests
     public void Gradient_PassesFiniteDifferenceCheck() =>
         GradCheck.Input(new LayerNorm(7, dtype: ScalarType.Float64).forward, Inputs.Random([3, 7], ScalarType.Float64));
 
+    [Theory]
+    [InlineData(NormImplementation.Torch)]
+    [InlineData(NormImplementation.Fused)]
+    public void InputGradient_IsTheClosedForm(NormImplementation implementation)
+    {
+        // y = (x − μ)/√(σ² + ε) over the last axis; for L = Σ yᵢ·wᵢ the input gradient is
+        // ∂L/∂x = (1/σ̂)·(w − mean(w) − ŷ·mean(w·ŷ)) with σ̂ = √(σ² + ε) and ŷ the normalised input.
+        // The fused kernel runs on float32 only: there the module is compared in float32 against the float64 closed form.
+        using var scope = NewDisposeScope();
+        const double eps = 1e-5;
+        var dtype = implementation == NormImplementation.Fused ? ScalarType.Float32 : ScalarType.Float64;
+        var generator = new Generator(7);
+        var x64 = randn([4, 37], dtype: float64, generator: generator) * 3.0 + 1.5;
+        var w64 = randn([4, 37], dtype: float64, generator: generator);
+        var x = x64.to(dtype).requires_grad_();
+        var norm = new LayerNorm(37, eps, affine: false, implementation: implementation, dtype: dtype);
+        (norm.forward(x) * w64.to(dtype)).sum().backward();
+
+        var mean = x64.mean([-1], keepdim: true);
+        var sigma = (x64 - mean).square().mean([-1], keepdim: true).add(eps).sqrt();
+        var normalised = (x64 - mean) / sigma;
+        var expected = (w64 - w64.mean([-1], keepdim: true) - normalised * (w64 * normalised).mean([-1], keepdim: true)) / sigma;
+        Tolerances.AssertClose(expected, x.grad!, dtype == ScalarType.Float64 ? Tolerances.Float64 : Tolerances.Float32, what: $"{implementation} input gradient");
+    }
+
     [Fact]
     public void WrongFeatureCount_IsAClearError()
     {
