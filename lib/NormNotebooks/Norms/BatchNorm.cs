@@ -12,15 +12,19 @@ namespace NormNotebooks.Norms;
 /// biased variance and updates running_mean ← (1 − m)·running_mean + m·μ_B and running_var ← (1 − m)·running_var + m·σ²_B·n/(n − 1)
 /// (unbiased, as PyTorch); evaluation uses the running statistics. m ↦ Momentum (0.1) and ε ↦ Eps (1e-5) are PyTorch's
 /// defaults. Channels are axis 1 ([N, C], [N, C, L], [N, C, H, W]); with channelsLast they are the last axis, as in a
-/// Transformer's [B, T, d] (statistics over B·T). Used by notebooks 13 and the vision notebooks.</remarks>
+/// Transformer's [B, T, d] (statistics over B·T). The state is PyTorch's BatchNorm1d/2d's, key for key, shape for shape and
+/// dtype for dtype (weight, bias, running_mean, running_var and the int64 0-dim num_batches_tracked, counted up once per
+/// training forward as PyTorch does), so a PyTorch state dict loads strictly and back. PyTorch's momentum=None (cumulative
+/// average, 1/num_batches_tracked) is not offered. Used by notebooks 13 and the vision notebooks.</remarks>
 public sealed class BatchNorm : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "weight")] private Parameter? _weight;
     [ComponentName(Name = "bias")] private Parameter? _bias;
     [ComponentName(Name = "running_mean")] private Tensor _runningMean;
     [ComponentName(Name = "running_var")] private Tensor _runningVar;
+    [ComponentName(Name = "num_batches_tracked")] private Tensor _numBatchesTracked;
 
-    /// <summary>A BatchNorm over <paramref name="channels"/> channels; γ starts at 1, β at 0, the running mean at 0 and the running variance at 1.</summary>
+    /// <summary>A BatchNorm over <paramref name="channels"/> channels; γ starts at 1, β at 0, the running mean at 0, the running variance at 1 and the batch count at 0.</summary>
     /// <param name="channels">Number C of channels, each with its own statistics.</param>
     /// <param name="eps">ε, added to the variance inside the root (1e-5, PyTorch's default).</param>
     /// <param name="momentum">m in [0, 1], the weight of the current batch in the running-statistics update (0.1, PyTorch's default and convention).</param>
@@ -42,6 +46,7 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
         }
         _runningMean = zeros(channels, dtype: dtype, device: device);
         _runningVar = ones(channels, dtype: dtype, device: device);
+        _numBatchesTracked = tensor(0L, dtype: int64, device: device);
         RegisterComponents();
     }
 
@@ -63,12 +68,14 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
     public Tensor RunningMean => _runningMean;
     /// <summary>Running unbiased variance used in evaluation, shape [C], init 1 (buffer "running_var", updated in place in training).</summary>
     public Tensor RunningVar => _runningVar;
+    /// <summary>Training forwards seen so far, an int64 scalar (0-dim) buffer "num_batches_tracked", as PyTorch's; it stays int64 when the module's floating dtype changes.</summary>
+    public Tensor NumBatchesTracked => _numBatchesTracked;
 
     /// <summary>The last training batch's per-channel mean and biased variance (for fluctuation probes), or null.</summary>
     public (Tensor Mean, Tensor Var)? LastBatchStatistics { get; private set; }
 
     /// <summary>Normalises x ([N, C], [N, C, L], [N, C, H, W], or [..., C] with <see cref="ChannelsLast"/>) per channel, then applies γ and β; the output has x's shape and dtype.</summary>
-    /// <remarks>Training uses the batch's mean and biased variance, updates the running statistics and <see cref="LastBatchStatistics"/>, and needs more than one value per channel; evaluation uses the running statistics. Half precision is computed in float32.</remarks>
+    /// <remarks>Training uses the batch's mean and biased variance, updates the running statistics, <see cref="NumBatchesTracked"/> and <see cref="LastBatchStatistics"/>, and needs more than one value per channel; evaluation uses the running statistics. Half precision is computed in float32.</remarks>
     public override Tensor forward(Tensor x)
     {
         var axis = ChannelsLast ? x.dim() - 1 : 1;
@@ -95,6 +102,7 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
                 var batchVar = variance.detach().flatten().to(_runningVar.dtype);
                 _runningMean.mul_(1 - Momentum).add_(batchMean, alpha: Momentum);
                 _runningVar.mul_(1 - Momentum).add_(batchVar * ((double)count / (count - 1)), alpha: Momentum);
+                _numBatchesTracked.add_(1);
                 LastBatchStatistics?.Mean.Dispose();
                 LastBatchStatistics?.Var.Dispose();
                 LastBatchStatistics = (batchMean.clone().DetachFromDisposeScope(), batchVar.clone().DetachFromDisposeScope());

@@ -35,28 +35,35 @@ public static class RegionStatistics
 }
 
 /// <summary>RN-B: region normalisation by a given binary mask (e.g. the hole of an inpainting input) with a per-region, per-channel affine.</summary>
-/// <remarks>Yu et al. 2020, RN-B: the mask is resized to the feature map with nearest interpolation; each region r gets (1 + γ_r)·x̂ + β_r with
-/// γ_r, β_r ∈ ℝ^C initialised to 0 (identity at start). Input (x [N, C, H, W], mask [N, 1, H′, W′] with 1 = region A).</remarks>
+/// <remarks>Yu et al. 2020, RN-B, as the official rn.py (github.com/geekyutao/RN, class RN_B, lines 40–69): the mask is resized to the
+/// feature map with nearest interpolation and detached; x̂ is <see cref="RegionStatistics"/>' region normalisation, and
+/// y = x̂·M·(1 + γ_f) + β_f + x̂·(1 − M)·(1 + γ_b) + β_b, with γ_f, β_f, γ_b, β_b ∈ ℝ^C initialised to 0 (identity at start); f is
+/// mask = 1 (foreground, e.g. the hole), b is mask = 0. The official code masks x̂ but not β, so both shifts reach every position:
+/// in effect one shift β_f + β_b everywhere. That is the default, because the official code is what the paper's numbers come from.
+/// <c>maskedBeta</c> shifts each region by its own β only, y = (x̂(1 + γ_f) + β_f)·M + (x̂(1 + γ_b) + β_b)·(1 − M): the reading of
+/// "a separate affine per region" this class had before. The two agree at initialisation and differ once β is learned. State keys
+/// are the official ones. Input (x [N, C, H, W], mask [N, 1, H′, W′]).</remarks>
 public sealed class RegionNormB : nn.Module<Tensor, Tensor, Tensor>
 {
-    [ComponentName(Name = "gamma_inside")] private Parameter _gammaInside;
-    [ComponentName(Name = "beta_inside")] private Parameter _betaInside;
-    [ComponentName(Name = "gamma_outside")] private Parameter _gammaOutside;
-    [ComponentName(Name = "beta_outside")] private Parameter _betaOutside;
+    [ComponentName(Name = "foreground_gamma")] private Parameter _foregroundGamma;
+    [ComponentName(Name = "foreground_beta")] private Parameter _foregroundBeta;
+    [ComponentName(Name = "background_gamma")] private Parameter _backgroundGamma;
+    [ComponentName(Name = "background_beta")] private Parameter _backgroundBeta;
 
     /// <summary>An RN-B over <paramref name="channels"/> channels; the four per-region affines γ_r, β_r start at 0, so the layer starts as plain region normalisation.</summary>
     /// <param name="channels">Number C of channels (axis 1 of [N, C, H, W]).</param>
     /// <param name="eps">ε, entering region r as ε·NHW/S_r (1e-5, the reference's BatchNorm ε).</param>
+    /// <param name="maskedBeta">Apply each β_r only inside its region instead of everywhere (false, the official code).</param>
     /// <param name="device">Device of γ_r and β_r (null: TorchSharp's default).</param>
     /// <param name="dtype">Element type of γ_r and β_r (null: TorchSharp's default).</param>
-    public RegionNormB(long channels, double eps = 1e-5, Device? device = null, ScalarType? dtype = null) : base(nameof(RegionNormB))
+    public RegionNormB(long channels, double eps = 1e-5, bool maskedBeta = false, Device? device = null, ScalarType? dtype = null) : base(nameof(RegionNormB))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
-        (Channels, Eps) = (channels, eps);
-        _gammaInside = new Parameter(zeros([1, channels, 1, 1], dtype: dtype, device: device));
-        _betaInside = new Parameter(zeros([1, channels, 1, 1], dtype: dtype, device: device));
-        _gammaOutside = new Parameter(zeros([1, channels, 1, 1], dtype: dtype, device: device));
-        _betaOutside = new Parameter(zeros([1, channels, 1, 1], dtype: dtype, device: device));
+        (Channels, Eps, MaskedBeta) = (channels, eps, maskedBeta);
+        _foregroundGamma = new Parameter(zeros(channels, dtype: dtype, device: device));
+        _foregroundBeta = new Parameter(zeros(channels, dtype: dtype, device: device));
+        _backgroundGamma = new Parameter(zeros(channels, dtype: dtype, device: device));
+        _backgroundBeta = new Parameter(zeros(channels, dtype: dtype, device: device));
         RegisterComponents();
     }
 
@@ -64,22 +71,38 @@ public sealed class RegionNormB : nn.Module<Tensor, Tensor, Tensor>
     public long Channels { get; }
     /// <summary>ε, entering region r's root as ε·NHW/S_r (see <see cref="RegionStatistics"/>).</summary>
     public double Eps { get; }
+    /// <summary>Whether each β_r shifts only its own region; false adds β_f + β_b everywhere, as the official code.</summary>
+    public bool MaskedBeta { get; }
+    /// <summary>γ_f [C], init 0 (state key "foreground_gamma"): the foreground (mask = 1) is scaled by 1 + γ_f.</summary>
+    public Parameter ForegroundGamma => _foregroundGamma;
+    /// <summary>β_f [C], init 0 (state key "foreground_beta"): added everywhere by default, inside the foreground only with <see cref="MaskedBeta"/>.</summary>
+    public Parameter ForegroundBeta => _foregroundBeta;
+    /// <summary>γ_b [C], init 0 (state key "background_gamma"): the background (mask = 0) is scaled by 1 + γ_b.</summary>
+    public Parameter BackgroundGamma => _backgroundGamma;
+    /// <summary>β_b [C], init 0 (state key "background_beta"): added everywhere by default, inside the background only with <see cref="MaskedBeta"/>.</summary>
+    public Parameter BackgroundBeta => _backgroundBeta;
 
-    /// <summary>Normalises x [N, C, H, W] separately inside and outside <paramref name="mask"/> and applies each region's (1 + γ_r)·x̂ + β_r; same shape out.</summary>
+    /// <summary>Normalises x [N, C, H, W] separately inside and outside <paramref name="mask"/> and applies the per-region affine (see the class remarks for where β goes); same shape out.</summary>
     /// <param name="x">Features [N, C, H, W].</param>
-    /// <param name="mask">Binary mask [N, 1, H′, W′] with 1 = region A (e.g. the hole), resized to H × W by nearest interpolation.</param>
+    /// <param name="mask">Binary mask [N, 1, H′, W′] with 1 = foreground (e.g. the hole), resized to H × W by nearest interpolation; no gradient flows into it.</param>
     public override Tensor forward(Tensor x, Tensor mask)
     {
         NormInput.RequireChannelAxis(x, Channels, 4, nameof(RegionNormB), "[N, C, H, W]");
         using var scope = NewDisposeScope();
-        var resized = nn.functional.interpolate(mask.to(x.dtype), size: [x.shape[2], x.shape[3]], mode: InterpolationMode.Nearest);
+        var resized = nn.functional.interpolate(mask.detach().to(x.dtype), size: [x.shape[2], x.shape[3]], mode: InterpolationMode.Nearest);
         var (inside, outside) = RegionStatistics.Normalize(x, resized, Eps);
-        var y = (inside * (1 + _gammaInside) + _betaInside) * resized + (outside * (1 + _gammaOutside) + _betaOutside) * (1 - resized);
+        var normalized = inside + outside;                                                  // x̂, each region with its own statistics
+        long[] channel = [1, Channels, 1, 1];
+        var (gammaF, betaF) = (_foregroundGamma.view(channel), _foregroundBeta.view(channel));
+        var (gammaB, betaB) = (_backgroundGamma.view(channel), _backgroundBeta.view(channel));
+        var y = MaskedBeta
+            ? (normalized * (1 + gammaF) + betaF) * resized + (normalized * (1 + gammaB) + betaB) * (1 - resized)
+            : normalized * resized * (1 + gammaF) + betaF + normalized * (1 - resized) * (1 + gammaB) + betaB;   // rn.py lines 66–69
         return y.MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"RegionNormB({Channels}, eps={Eps:g})";
+    public override string ToString() => $"RegionNormB({Channels}, eps={Eps:g}, masked_beta={MaskedBeta})";
 }
 
 /// <summary>RN-L: region normalisation with regions found by the layer itself from a learned spatial importance map.</summary>

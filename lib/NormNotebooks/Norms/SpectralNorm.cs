@@ -7,8 +7,9 @@ using static TorchSharp.torch;
 namespace NormNotebooks.Norms;
 
 /// <summary>
-/// The largest singular value of a weight matrix W_mat [O, I·k·k] by power iteration with persistent vectors, the estimate
-/// that Spectral Normalization and σReparam share. u ∈ ℝ^O and v ∈ ℝ^(I·k·k) are buffers; in training each call runs
+/// The largest singular value of a weight matrix W_mat [O, I·k·k] by power iteration with persistent vectors, Spectral
+/// Normalization's estimate (σReparam has the official code's own, in <see cref="SigmaReparamLinear"/>). u ∈ ℝ^O and
+/// v ∈ ℝ^(I·k·k) are buffers; in training each call runs
 /// <c>iterations</c> steps v ← normalize(W_matᵀ u), u ← normalize(W_mat v) on the weight's data (no gradient through u, v),
 /// and σ = uᵀ W_mat v is differentiated with respect to W only (∂σ/∂W = u vᵀ). In evaluation the stored u, v are used
 /// unchanged. normalize(a) = a/(‖a‖ + 1e-12), as in the SN-GAN code and PyTorch.
@@ -122,24 +123,33 @@ public sealed class SpectralNorm : nn.Module<Tensor, Tensor>
 
 /// <summary>σReparam: a linear layer whose weight is re-parameterised as Ŵ = (γ/σ(W))·W with a learnable scalar γ.</summary>
 /// <remarks>Zhai et al., "Stabilizing Transformer Training by Preventing Attention Entropy Collapse", ICML 2023, arXiv:2303.06296,
-/// Eq. (3): Ŵ = γ/σ(W)·W, σ by one power-iteration step per training forward (apple/ml-sigma-reparam SpectralNormedWeight),
-/// the vectors initialised from the singular vectors of W₀ and γ initialised to σ(W₀), so Ŵ = W at initialisation. Weights
-/// initialised N(0, 0.02²) as in the reference. Used by notebook 19 (attention entropy).</remarks>
+/// Eq. (3): Ŵ = γ/σ(W)·W, following the official PyTorch code (apple/ml-sigma-reparam, vision/layers.py, SpectralNormedWeight
+/// lines 19–51 and SNLinear lines 90–149). One vector is stored, u ∈ ℝ^in, W₀'s leading right singular vector (Vᵀ[0] of an SVD), with
+/// the buffer spectral_norm = σ(W₀); γ starts at σ(W₀), so Ŵ = W₀ at initialisation. Every forward, in training and evaluation,
+/// takes one power step from the stored u without gradient, v = normalize(W u) ∈ ℝ^out then u′ = normalize(Wᵀ v) (normalize(a) =
+/// a/max(‖a‖, 1e-12), F.normalize), and uses σ = vᵀ W u′, differentiated with respect to W only (∂σ/∂W = v u′ᵀ). Only training
+/// stores u ← u′ and spectral_norm ← σ; evaluation repeats the same unstored step from the last stored u, so repeated eval calls
+/// agree. W₀ ~ N(0, 0.02²) (the reference truncates at ±2, far outside 100σ); the SVD is taken in float64. Departures from
+/// SNLinear: γ's state key is "gamma" (the reference calls it sigma), the bias starts at 0 (the reference keeps nn.Linear's
+/// uniform init), and the reference's effective_spectral_norm buffer, a copy of γ, is not kept. Used by the σReparam option of
+/// CharTransformer.</remarks>
 public sealed class SigmaReparamLinear : nn.Module<Tensor, Tensor>
 {
+    private const double NormalizeEps = 1e-12;   // F.normalize's default
+
     [ComponentName(Name = "weight")] private Parameter _weight;
     [ComponentName(Name = "bias")] private Parameter? _bias;
     [ComponentName(Name = "gamma")] private Parameter _gamma;
     [ComponentName(Name = "u")] private Tensor _u;
-    [ComponentName(Name = "v")] private Tensor _v;
+    [ComponentName(Name = "spectral_norm")] private Tensor _spectralNorm;
 
-    /// <summary>A σReparam linear layer [out, in] with W₀ ~ N(0, <paramref name="initStd"/>²), u, v the leading singular vectors of W₀ and γ = σ(W₀) (SVD in float64), so Ŵ = W₀ at start.</summary>
+    /// <summary>A σReparam linear layer [out, in] with W₀ ~ N(0, <paramref name="initStd"/>²), u the leading right singular vector of W₀ and γ = σ(W₀) (SVD in float64), so Ŵ = W₀ at start.</summary>
     /// <param name="inFeatures">Width of the input's last axis.</param>
     /// <param name="outFeatures">Width of the output's last axis.</param>
     /// <param name="bias">Add a bias [out], init 0.</param>
     /// <param name="initStd">Standard deviation of W₀ (0.02, the reference's).</param>
-    /// <param name="device">Device of the parameters and vectors (null: TorchSharp's default).</param>
-    /// <param name="dtype">Element type of the parameters and vectors (null: TorchSharp's default).</param>
+    /// <param name="device">Device of the parameters and buffers (null: TorchSharp's default).</param>
+    /// <param name="dtype">Element type of the parameters and buffers (null: TorchSharp's default).</param>
     public SigmaReparamLinear(long inFeatures, long outFeatures, bool bias = true, double initStd = 0.02, Device? device = null, ScalarType? dtype = null)
         : base(nameof(SigmaReparamLinear))
     {
@@ -147,10 +157,10 @@ public sealed class SigmaReparamLinear : nn.Module<Tensor, Tensor>
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
         (InFeatures, OutFeatures) = (inFeatures, outFeatures);
         var weight = randn([outFeatures, inFeatures], dtype: dtype, device: device) * initStd;
-        var (left, singular, rightT) = linalg.svd(weight.to(float64), fullMatrices: false);
-        _u = left[.., 0].to(weight.dtype).clone();
-        _v = rightT[0].to(weight.dtype).clone();
-        _gamma = new Parameter(singular[0].to(weight.dtype).reshape(1).clone());
+        var (_, singular, rightT) = linalg.svd(weight.to(float64), fullMatrices: false);
+        _u = rightT[0].to(weight.dtype).clone();
+        _spectralNorm = singular[0].to(weight.dtype).reshape(1).clone();
+        _gamma = new Parameter(_spectralNorm.clone());
         _weight = new Parameter(weight);
         if (bias)
             _bias = new Parameter(zeros(outFeatures, dtype: dtype, device: device));
@@ -167,21 +177,41 @@ public sealed class SigmaReparamLinear : nn.Module<Tensor, Tensor>
     public Parameter? Bias => _bias;
     /// <summary>γ of Eq. (3), shape [1], init σ(W₀); the learned spectral norm of Ŵ.</summary>
     public Parameter Gamma => _gamma;
+    /// <summary>u [in] (buffer "u"): the stored estimate of W's leading right singular vector, init from W₀'s SVD, replaced by u′ after each training forward.</summary>
+    public Tensor RightSingularVector => _u;
+    /// <summary>σ [1] (buffer "spectral_norm"): the estimate of σ(W) used by the last training forward, init σ(W₀); evaluation does not change it.</summary>
+    public Tensor TrainingSigma => _spectralNorm;
 
-    /// <summary>Ŵ = γ/σ(W)·W; one power-iteration step in training, the stored vectors in evaluation.</summary>
+    /// <summary>Ŵ = γ/σ(W)·W with σ = vᵀ W u′ from one power step off the stored u; training stores u′ and σ, evaluation does not.</summary>
     public Tensor ReparameterizedWeight()
     {
         using var scope = NewDisposeScope();
-        var sigma = PowerIteration.Sigma(_weight, _u, _v, 1, update: training);
-        return (_gamma / sigma * _weight).MoveToOuterDisposeScope();   // Eq. (3)
+        Tensor left, right;
+        using (no_grad())
+        {
+            var data = _weight.detach();
+            left = Normalize(data.mv(_u));                   // v = normalize(W u)
+            right = Normalize(data.t().mv(left));            // u′ = normalize(Wᵀ v)
+            if (training)
+                _u.copy_(right);
+        }
+        var sigma = left.dot(_weight.mv(right));             // σ = vᵀ W u′, gradient to W only
+        if (training)
+        {
+            using (no_grad())
+                _spectralNorm.copy_(sigma.detach().reshape(1));
+        }
+        return (_weight / sigma * _gamma).MoveToOuterDisposeScope();   // Eq. (3)
     }
 
-    /// <summary>x [..., in] → [..., out] through Ŵ = γ/σ(W)·W, with one power-iteration step per training forward.</summary>
+    /// <summary>x [..., in] → [..., out] through Ŵ = γ/σ(W)·W (see <see cref="ReparameterizedWeight"/>).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         return nn.functional.linear(x, ReparameterizedWeight(), _bias).MoveToOuterDisposeScope();
     }
+
+    private static Tensor Normalize(Tensor a) => a / a.norm().clamp_min(NormalizeEps);
 
     /// <inheritdoc/>
     public override string ToString() => $"SigmaReparamLinear({InFeatures}, {OutFeatures}, bias={_bias is not null})";

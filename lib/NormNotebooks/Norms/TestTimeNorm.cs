@@ -7,10 +7,15 @@ namespace NormNotebooks.Norms;
 
 /// <summary>Test-time batch statistics calibration (α-BN): a trained BatchNorm normalising with a mix of its source statistics and the test batch's.</summary>
 /// <remarks>You, Li &amp; Zhao, "Test-time Batch Statistics Calibration for Covariate Shift", arXiv:2110.04065: μ = (1 − α)μ_s + αμ_t,
-/// σ² = (1 − α)σ²_s + ασ²_t, y = γ(x − μ)/√(σ² + ε) + β with the source γ, β, ε. α weighs the test statistics (0.1 in the widely used
-/// AlphaBatchNorm reference: source weight 0.9); σ²_t is the unbiased batch variance as there (UnbiasedTestVariance), the biased one
-/// gives exactly train-mode BN at α = 1. No state changes: the source buffers are never updated. α = 0 is the source model
-/// (eval-mode BN); α = 1 is plain test-time BN (TBN). Used by notebook 24.</remarks>
+/// σ² = (1 − α)σ²_s + ασ²_t, y = γ(x − μ)/√(σ² + ε) + β with the source γ, β, ε. The same mix is Schneider et al.'s prior, "Improving
+/// robustness against common corruptions by covariate shift adaptation", NeurIPS 2020, arXiv:2006.16971, whose official
+/// BayesianBatchNorm (bethgelab/robustness, robusta/batchnorm/bn.py, lines 172–230) we follow: a fresh BatchNorm2d(affine=False,
+/// momentum=1.0) in training mode leaves the test batch's mean and unbiased variance in its running buffers, written in place outside
+/// autograd, and F.batch_norm(training=False) then normalises with the mixed statistics (prior = 1 − α on the source). So μ_t and σ²_t
+/// are constants: the gradient reaches x only through x − μ, ∂y/∂x = γ/√(σ² + ε), not through the batch statistics as in train-mode
+/// BN. α weighs the test statistics (0.1 in the widely used AlphaBatchNorm reference: source weight 0.9); σ²_t is unbiased as there
+/// (UnbiasedTestVariance), the biased one makes α = 1 give train-mode BN's output (not its gradient). No state changes: the source
+/// buffers are never updated. α = 0 is the source model (eval-mode BN); α = 1 is test-time BN (TBN). Used by notebook 24.</remarks>
 public sealed class TestTimeBatchNorm : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "source")] private BatchNorm _source;
@@ -36,6 +41,7 @@ public sealed class TestTimeBatchNorm : nn.Module<Tensor, Tensor>
     public bool UnbiasedTestVariance { get; }
 
     /// <summary>Normalises x in the source's layout ([N, C, …], or [..., C] channels-last) with μ = (1 − α)μ_s + αμ_t and σ² = (1 − α)σ²_s + ασ²_t, then the source affine; same shape out, in training and evaluation alike.</summary>
+    /// <remarks>μ_t and σ²_t are taken without gradient, as the official code: the gradient flows to x, γ and β, not through the test statistics.</remarks>
     public override Tensor forward(Tensor x)
     {
         var axis = _source.ChannelsLast ? x.dim() - 1 : 1;
@@ -45,7 +51,9 @@ public sealed class TestTimeBatchNorm : nn.Module<Tensor, Tensor>
         var reduce = Enumerable.Range(0, (int)x.dim()).Where(d => d != axis).Select(d => (long)d).ToArray();
         var shape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
         shape[axis] = _source.Channels;
-        var (testVar, testMean) = var_mean(x, reduce, unbiased: UnbiasedTestVariance && x.numel() / _source.Channels > 1);
+        Tensor testVar, testMean;
+        using (no_grad())
+            (testVar, testMean) = var_mean(x, reduce, unbiased: UnbiasedTestVariance && x.numel() / _source.Channels > 1);
         var mean = (1 - Alpha) * _source.RunningMean + Alpha * testMean;
         var variance = (1 - Alpha) * _source.RunningVar + Alpha * testVar;
         var y = (x - mean.view(shape)) * rsqrt(variance.view(shape) + _source.Eps);

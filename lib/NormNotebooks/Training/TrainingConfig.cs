@@ -7,10 +7,10 @@ public enum LearningRateSchedule
     /// <summary>Constant at the peak.</summary>
     Constant,
 
-    /// <summary>Linear decay to zero at the last step.</summary>
+    /// <summary>Linear decay to <see cref="TrainingConfig.MinLearningRate"/> (default 0), reached at step Steps, just after the last one.</summary>
     Linear,
 
-    /// <summary>Cosine decay to zero at the last step.</summary>
+    /// <summary>Cosine decay to <see cref="TrainingConfig.MinLearningRate"/> (default 0), reached at step Steps, just after the last one.</summary>
     Cosine,
 }
 
@@ -58,13 +58,19 @@ public enum OptimizerKind
 /// (<see cref="Data.CharDataset.ValidationSet"/>; capped by the validation stream).</param>
 /// <param name="CollapseLoss">Language modelling: a run whose final validation loss is at or above this (the unigram loss,
 /// <see cref="Data.NGramModel"/>) has collapsed and is recorded as failed; null: not checked.</param>
+/// <param name="MinLearningRate">Floor of the linear and cosine decays, in [0, LearningRate]: the rate falls from LearningRate to
+/// it, reaching it at step Steps (nanoGPT's and Chinchilla's min_lr; Hoffmann et al. 2022 decay the cosine to a tenth of the peak).
+/// 0, the default, decays to zero as before, bit for bit; the constant schedule and the warm-up ignore it.</param>
 public sealed record TrainingConfig(
     int Steps, int BatchSize = 16, int Context = 128, double LearningRate = 3e-3, double WeightDecay = 0.1, double Beta1 = 0.9,
     double Beta2 = 0.95, int WarmupSteps = 0, LearningRateSchedule Schedule = LearningRateSchedule.Cosine, double GradientClip = 1.0,
     int AccumulationSteps = 1, int EvaluateEvery = 0, int EvaluationBatches = 4, long Seed = 0, double DivergenceFactor = 4.0,
-    OptimizerKind Optimizer = OptimizerKind.AdamW, int ProbeEvery = 0, int ValidationCharacters = 200_000, double? CollapseLoss = null)
+    OptimizerKind Optimizer = OptimizerKind.AdamW, int ProbeEvery = 0, int ValidationCharacters = 200_000, double? CollapseLoss = null,
+    double MinLearningRate = 0)
 {
-    /// <summary>The learning rate at (0-based) <paramref name="step"/>.</summary>
+    /// <summary>The learning rate at (0-based) <paramref name="step"/>: linear warm-up from LearningRate/WarmupSteps to LearningRate, then
+    /// the schedule from LearningRate down to <see cref="MinLearningRate"/>, reached at step Steps (cosine: η_min + (η − η_min)·½(1 + cos πp),
+    /// linear: η_min + (η − η_min)(1 − p), with p the fraction of the post-warm-up steps done).</summary>
     public double LearningRateAt(int step)
     {
         if (step < WarmupSteps)
@@ -73,8 +79,8 @@ public sealed record TrainingConfig(
         return Schedule switch
         {
             LearningRateSchedule.Constant => LearningRate,
-            LearningRateSchedule.Linear => LearningRate * (1 - progress),
-            _ => LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress)),
+            LearningRateSchedule.Linear => MinLearningRate + (LearningRate - MinLearningRate) * (1 - progress),
+            _ => MinLearningRate + (LearningRate - MinLearningRate) * 0.5 * (1 + Math.Cos(Math.PI * progress)),
         };
     }
 
@@ -89,6 +95,8 @@ public sealed record TrainingConfig(
             throw new ArgumentException($"TrainingConfig.BatchSize ({BatchSize}) must be a positive multiple of AccumulationSteps ({AccumulationSteps}).", nameof(BatchSize));
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
             throw new ArgumentException($"TrainingConfig.LearningRate must be positive and finite, got {LearningRate}.", nameof(LearningRate));
+        if (!(MinLearningRate >= 0 && MinLearningRate <= LearningRate))
+            throw new ArgumentException($"TrainingConfig.MinLearningRate must be in [0, LearningRate = {LearningRate}], got {MinLearningRate}.", nameof(MinLearningRate));
         if (ValidationCharacters <= 0)
             throw new ArgumentException($"TrainingConfig.ValidationCharacters must be positive, got {ValidationCharacters}.", nameof(ValidationCharacters));
         if (WarmupSteps < 0 || EvaluateEvery < 0 || EvaluationBatches < 0 || ProbeEvery < 0 || GradientClip < 0 || WeightDecay < 0)

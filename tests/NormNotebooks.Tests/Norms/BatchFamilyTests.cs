@@ -20,6 +20,7 @@ public sealed class BatchFamilyTests
         Tolerances.AssertClose(expected, ghost.forward(x), Tolerances.Float64, what: "output");
         Tolerances.AssertClose(plain.RunningMean, ghost.Norm.RunningMean, Tolerances.Float64, what: "running mean after three chunk updates");
         Tolerances.AssertClose(plain.RunningVar, ghost.Norm.RunningVar, Tolerances.Float64, what: "running variance");
+        Assert.Equal(3L, ghost.Norm.NumBatchesTracked.item<long>());   // one per ghost batch, as the reference's one forward per chunk
         var whole = new BatchNorm(4, dtype: ScalarType.Float64).forward(x);
         Assert.True((whole - ghost.forward(x)).abs().max().item<double>() > 1e-3, "ghost statistics must differ from whole-batch ones");
     }

@@ -42,6 +42,26 @@ public sealed class TestTimeNormTests
         Tolerances.AssertClose(mean, source.RunningMean, 0, what: "source buffers unchanged");
     }
 
+    [Theory]
+    [InlineData(0.1)]
+    [InlineData(1.0)]
+    public void AlphaBn_GradientTreatsTheTestStatisticsAsConstants(double alpha)
+    {
+        // BayesianBatchNorm (bethgelab/robustness) reads μ_t, σ²_t from BatchNorm buffers written outside autograd, so
+        // ∂L/∂x = ∂L/∂y · γ/√(σ² + ε) with μ, σ² the mixed constants: no path through the batch mean or variance.
+        using var scope = NewDisposeScope();
+        var source = TrainedSource();
+        var x = Inputs.Random([6, 4, 5, 3], ScalarType.Float64, seed: 91, mean: 3, scale: 2).requires_grad_();
+        var probe = Inputs.Random([6, 4, 5, 3], ScalarType.Float64, seed: 92);
+        var output = new TestTimeBatchNorm(source, alpha).forward(x);
+        var grad = autograd.grad([(output * probe).sum()], [x])[0];
+
+        var testVar = x.detach().var([0L, 2L, 3L], unbiased: true);
+        var sigma2 = (1 - alpha) * source.RunningVar + alpha * testVar;
+        var expected = probe * (source.Weight!.detach() / (sigma2 + 1e-5).sqrt()).view(1, 4, 1, 1);
+        Tolerances.AssertClose(expected, grad, Tolerances.Float64, what: $"∂L/∂x at α = {alpha}");
+    }
+
     [Fact]
     public void UnMix_InitialComponents_KeepTheSourceMomentsInExpectation()
     {

@@ -111,6 +111,94 @@ public sealed class WeightReparameterizationTests
         Assert.Equal(2.5, linalg.svdvals(layer.ReparameterizedWeight().detach())[0].item<double>(), 4);
     }
 
+    // One power step of apple/ml-sigma-reparam's SpectralNormedWeight.get_sigma (vision/layers.py lines 34–43), without gradient
+    // through the vectors: v = normalize(W u), u′ = normalize(Wᵀ v), σ = vᵀ W u′.
+    private static (Tensor Sigma, Tensor NextU) OfficialPowerStep(Tensor weight, Tensor u)
+    {
+        var data = weight.detach();
+        var v = data.mv(u);
+        v = v / v.norm().clamp_min(1e-12);
+        var next = data.t().mv(v);
+        next = next / next.norm().clamp_min(1e-12);
+        return (v.dot(weight.mv(next)), next);
+    }
+
+    /// <summary>The same deterministic computation repeated, or a buffer that must not move: no difference is allowed.</summary>
+    private const double Exact = 0;
+
+    private static SigmaReparamLinear LayerWithAStaleVector(long seed)
+    {
+        manual_seed(seed);
+        var layer = new SigmaReparamLinear(16, 10, dtype: ScalarType.Float64);
+        using (no_grad())
+        {
+            var stale = Inputs.Random([16], ScalarType.Float64, seed: seed + 1);
+            layer.RightSingularVector.copy_(stale / stale.norm());      // far from the singular vector, so a step shows
+            layer.Gamma.fill_(1.7);
+        }
+        return layer;
+    }
+
+    [Fact]
+    public void SigmaReparam_StoresOneRightVectorAndTheTrainingSigma_InitialisedFromTheSvd()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(31);
+        var layer = new SigmaReparamLinear(16, 10, dtype: ScalarType.Float64);
+        var state = layer.state_dict();
+        Assert.Equal(new[] { "bias", "gamma", "spectral_norm", "u", "weight" }, state.Keys.Order());
+        Assert.Equal([16L], state["u"].shape);
+        Assert.Equal([1L], state["spectral_norm"].shape);
+        var (_, singular, rightT) = linalg.svd(layer.Weight.detach(), fullMatrices: false);
+        Tolerances.AssertClose(rightT[0], layer.RightSingularVector, Tolerances.Float64, what: "u = Vᵀ[0] of W₀");
+        Tolerances.AssertClose(singular[..1], layer.TrainingSigma, Tolerances.Float64, what: "spectral_norm = σ(W₀)");
+        Tolerances.AssertClose(singular[..1], layer.Gamma.detach(), Tolerances.Float64, what: "γ = σ(W₀)");
+    }
+
+    [Fact]
+    public void SigmaReparam_EvalTakesTheSameStepWithoutStoringIt_TrainingStoresIt()
+    {
+        using var scope = NewDisposeScope();
+        var layer = LayerWithAStaleVector(seed: 41);
+        var storedU = layer.RightSingularVector.clone();
+        var storedSigma = layer.TrainingSigma.clone();
+        var (sigma, nextU) = OfficialPowerStep(layer.Weight, storedU);
+        var expected = layer.Weight / sigma * layer.Gamma;
+
+        layer.eval();
+        var first = layer.ReparameterizedWeight();
+        Tolerances.AssertClose(expected, first, Tolerances.Float64, what: "eval Ŵ = γW/σ after one step");
+        Tolerances.AssertClose(first, layer.ReparameterizedWeight(), Exact, what: "a second eval call");
+        Tolerances.AssertClose(storedU, layer.RightSingularVector, Exact, what: "u after eval");
+        Tolerances.AssertClose(storedSigma, layer.TrainingSigma, Exact, what: "spectral_norm after eval");
+
+        var probe = Inputs.Random([10, 16], ScalarType.Float64, seed: 3);
+        var expectedGrads = autograd.grad([(expected * probe).sum()], [layer.Weight, layer.Gamma]);
+        var grads = autograd.grad([(layer.ReparameterizedWeight() * probe).sum()], [layer.Weight, layer.Gamma]);
+        Tolerances.AssertClose(expectedGrads[0], grads[0], Tolerances.Float64, what: "∂/∂W, vectors held constant");
+        Tolerances.AssertClose(expectedGrads[1], grads[1], Tolerances.Float64, what: "∂/∂γ");
+
+        layer.train();
+        Tolerances.AssertClose(expected, layer.ReparameterizedWeight(), Tolerances.Float64, what: "training Ŵ");
+        Tolerances.AssertClose(nextU, layer.RightSingularVector, Tolerances.Float64, what: "u ← u′ in training");
+        Tolerances.AssertClose(sigma.detach().reshape(1), layer.TrainingSigma, Tolerances.Float64, what: "spectral_norm ← σ in training");
+    }
+
+    /// <summary>Power iteration's error in σ shrinks like (σ₂/σ₁)^(2k); for this 10 × 16 Gaussian W, 200 steps leave it far below this.</summary>
+    private const double ConvergedPowerIteration = 1e-9;
+
+    [Fact]
+    public void SigmaReparam_TrainingSigma_ConvergesToTheLargestSingularValue()
+    {
+        using var scope = NewDisposeScope();
+        var layer = LayerWithAStaleVector(seed: 51);
+        for (var step = 0; step < 200; step++)
+            layer.ReparameterizedWeight();
+        var largest = linalg.svdvals(layer.Weight.detach())[..1];
+        Tolerances.AssertClose(largest, layer.TrainingSigma, atol: 0, rtol: ConvergedPowerIteration, what: "σ estimate vs linalg.svdvals");
+        Tolerances.AssertClose(full_like(largest, 1.7), linalg.svdvals(layer.ReparameterizedWeight().detach())[..1], atol: 0, rtol: ConvergedPowerIteration, what: "‖Ŵ‖₂ = γ");
+    }
+
     [Fact]
     public void SigmaGradient_IsTheOuterProductOfTheSingularVectors()
     {
