@@ -2,6 +2,7 @@
 using System.Diagnostics;
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.Optimization;
+using NormNotebooks.Reporting;
 
 namespace NormNotebooks.Scaling;
 
@@ -122,15 +123,20 @@ public sealed class ScalingFit
         Parameters.Concat(Derived).FirstOrDefault(e => e.Name == name)
         ?? throw new KeyNotFoundException($"The {Law.Name} law has no estimate '{name}'; it has {string.Join(", ", Parameters.Concat(Derived).Select(e => e.Name))}.");
 
-    /// <summary>Summarises any function of θ over the best fit and the bootstrap ensemble.</summary>
+    /// <summary>
+    /// Summarises any function of θ over the best fit and the bootstrap ensemble: the standard error is the sample standard
+    /// deviation (n − 1) of the quantity over the refits where it is finite.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The quantity is not finite in any bootstrap refit.</exception>
     public Estimate Summarise(string name, Func<double[], double> quantity)
     {
         var value = quantity(Theta);
         if (Ensemble.Count < 2)
             return new Estimate(name, value, null, null, null);
         var samples = Ensemble.Select(quantity).Where(double.IsFinite).Order().ToArray();
-        var mean = samples.Average();
-        var se = Math.Sqrt(samples.Sum(s => (s - mean) * (s - mean)) / (samples.Length - 1));
+        if (samples.Length == 0)
+            throw new InvalidOperationException($"{Law.Name} fit: '{name}' is not finite in any of the {Ensemble.Count} bootstrap refits.");
+        var se = SampleStatistics.StandardDeviation(samples, samples.Average());
         var tail = (1 - Level) / 2;
         return new Estimate(name, value, se, Quantile(samples, tail), Quantile(samples, 1 - tail));
     }

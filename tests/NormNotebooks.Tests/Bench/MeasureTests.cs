@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Bench;
+using static NormNotebooks.Tests.Support.ReferenceStatistics;
 
 namespace NormNotebooks.Tests.Bench;
 
@@ -53,14 +54,6 @@ public sealed class MeasureTests
             Assert.Equal(LinearAtRank(sorted, 0.5), timing.MedianMs);
             Assert.Equal(LinearAtRank(sorted, 0.25), timing.Q1Ms);
             Assert.Equal(LinearAtRank(sorted, 0.75), timing.Q3Ms);
-        }
-
-        static double LinearAtRank(double[] sorted, double tau)
-        {
-            var rank = tau * (sorted.Length - 1);
-            var below = (int)Math.Floor(rank);
-            var above = Math.Min(below + 1, sorted.Length - 1);
-            return sorted[below] + (rank - below) * (sorted[above] - sorted[below]);
         }
     }
 
