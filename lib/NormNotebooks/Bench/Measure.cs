@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 using System.Diagnostics;
+using MathNet.Numerics.Statistics;
 
 namespace NormNotebooks.Bench;
 
-/// <summary>A timing: the median and interquartile range of repeated runs.</summary>
+/// <summary>A timing: the median and interquartile range of repeated runs (R-7 quantiles, linear between order statistics).</summary>
 /// <param name="Name">What was timed.</param>
 /// <param name="MedianMs">Median milliseconds per run.</param>
 /// <param name="Q1Ms">First quartile.</param>
@@ -30,16 +31,18 @@ public sealed record Timing(string Name, double MedianMs, double Q1Ms, double Q3
         }).ToArray();
     }
 
-    internal static double Median(IEnumerable<double> values) => MathNet.Numerics.Statistics.Statistics.Median(values);
+    internal static double Median(IEnumerable<double> values) => Statistics.Median(values);
 }
 
 /// <summary>Repeats an action after a warm-up until a time budget is spent, and reports the median and quartiles.</summary>
 public static class Measure
 {
     /// <summary>Times <paramref name="action"/>: <paramref name="warmup"/> untimed runs, then runs until <paramref name="budget"/> has passed (at least <paramref name="minRuns"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minRuns"/> is below 1 (a timing needs a run).</exception>
     public static Timing Run(string name, Action action, TimeSpan? budget = null, int warmup = 3, int minRuns = 5)
     {
         ArgumentNullException.ThrowIfNull(action);
+        ArgumentOutOfRangeException.ThrowIfLessThan(minRuns, 1);
         for (var i = 0; i < warmup; i++)
             action();
         var limit = budget ?? TimeSpan.FromSeconds(1);
@@ -61,11 +64,13 @@ public static class Measure
     /// to round (round r starts with action r mod n), so no action always runs right after the same neighbour (whose garbage,
     /// cache footprint or idle threads it would otherwise inherit every time).
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minRounds"/> is below 1 (a timing needs a run).</exception>
     public static IReadOnlyList<Timing> Interleaved(IReadOnlyList<(string Name, Action Action)> actions, TimeSpan? budget = null, int warmup = 3, int minRounds = 5)
     {
         ArgumentNullException.ThrowIfNull(actions);
         if (actions.Count == 0)
             throw new ArgumentException("Nothing to time.", nameof(actions));
+        ArgumentOutOfRangeException.ThrowIfLessThan(minRounds, 1);
         for (var i = 0; i < warmup; i++)
             foreach (var (_, action) in actions)
                 action();
@@ -83,17 +88,12 @@ public static class Measure
         return actions.Select((a, i) => Summarise(a.Name, samples[i])).ToList();
     }
 
-    private static Timing Summarise(string name, List<double> rounds)
+    internal static Timing Summarise(string name, IReadOnlyList<double> rounds)
     {
-        var sorted = rounds.Order().ToList();
-        return new Timing(name, Quantile(sorted, 0.5), Quantile(sorted, 0.25), Quantile(sorted, 0.75), sorted.Count, rounds.ToArray());
-    }
-
-    private static double Quantile(List<double> sorted, double q)
-    {
-        var position = q * (sorted.Count - 1);
-        var lower = (int)Math.Floor(position);
-        var upper = Math.Min(lower + 1, sorted.Count - 1);
-        return sorted[lower] + (position - lower) * (sorted[upper] - sorted[lower]);
+        // R-7 (Hyndman & Fan 1996): linear between the order statistics at (n − 1)·τ, numpy's and PyTorch's default; its median
+        // is the mean of the two middle runs for an even count.
+        var sorted = rounds.Order().ToArray();
+        double Quartile(double tau) => SortedArrayStatistics.QuantileCustom(sorted, tau, QuantileDefinition.R7);
+        return new Timing(name, Quartile(0.5), Quartile(0.25), Quartile(0.75), sorted.Length, rounds.ToArray());
     }
 }

@@ -31,7 +31,7 @@ public sealed record Interval(double Estimate, double? Lower, double? Upper, int
         var mean = scaled.Average();
         if (n < 2)
             return new Interval(back(mean), null, null, n, confidence);
-        var sd = Math.Sqrt(scaled.Sum(v => (v - mean) * (v - mean)) / (n - 1));
+        var sd = SampleStatistics.StandardDeviation(scaled, mean);
         var half = StudentT.InvCDF(0, 1, n - 1, 0.5 + confidence / 2) * sd / Math.Sqrt(n);
         return new Interval(back(mean), back(mean - half), back(mean + half), n, confidence);
     }

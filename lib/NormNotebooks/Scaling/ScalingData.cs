@@ -77,15 +77,18 @@ public sealed class ScalingData
     }
 
     /// <summary>
-    /// Reads a CSV file with a header row. <paramref name="columns"/> maps each law variable and "L" (the observed value)
-    /// to a header name; an optional "group" entry names a cluster column. Errors name the file, line and column.
+    /// Reads a CSV file (RFC 4180: quoted fields may hold commas, line breaks and doubled quotes; CRLF, LF or CR line ends;
+    /// a byte-order mark is dropped; blank lines are skipped) with a header row. <paramref name="columns"/> maps each law
+    /// variable and "L" (the observed value) to a header name; an optional "group" entry names a cluster column. Rows are
+    /// named by the line they start on. Errors name the file, line and column.
     /// </summary>
+    /// <exception cref="ArgumentException">The file is empty, a mapped column is missing, a record is malformed or ragged, or a cell is not a number.</exception>
     public static ScalingData FromCsv(string path, IReadOnlyList<string> variables, IReadOnlyDictionary<string, string> columns)
     {
-        var lines = File.ReadAllLines(path);
-        if (lines.Length == 0)
+        var records = Csv.ReadFile(path);
+        if (records.Count == 0)
             throw new ArgumentException($"{path}: the file is empty; expected a header row and data rows.");
-        var header = SplitCsv(lines[0]).Select(h => h.Trim()).ToList();
+        var header = records[0].Fields.Select(h => h.Trim()).ToList();
         int Column(string role)
         {
             var name = columns.TryGetValue(role, out var mapped) ? mapped : role;
@@ -102,61 +105,22 @@ public sealed class ScalingData
         var y = new List<double>();
         var groups = group >= 0 ? new List<string>() : null;
         var names = new List<string>();
-        for (var line = 1; line < lines.Length; line++)
+        foreach (var record in records.Skip(1))
         {
-            if (string.IsNullOrWhiteSpace(lines[line]))
-                continue;
-            var cells = SplitCsv(lines[line]);
             double Cell(int index)
             {
-                if (index >= cells.Count)
-                    throw new ArgumentException($"{path}, line {line + 1}: {cells.Count} cells; column '{header[index]}' is missing.");
-                var text = cells[index].Trim();
+                var text = record.Fields[index].Trim();
                 if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-                    throw new ArgumentException($"{path}, line {line + 1}, column '{header[index]}': '{text}' is not a number.");
+                    throw new ArgumentException($"{path}, line {record.Line}, column '{header[index]}': '{text}' is not a number.");
                 return value;
             }
             x.Add(inputColumns.Select(Cell).ToArray());
             y.Add(Cell(target));
-            groups?.Add(group < cells.Count ? cells[group].Trim() : "");
-            names.Add($"line {line + 1}");
+            groups?.Add(record.Fields[group].Trim());
+            names.Add($"line {record.Line}");
         }
         if (y.Count == 0)
             throw new ArgumentException($"{path}: no data rows under the header.");
         return new ScalingData(variables, x, y, groups, names, path);
-    }
-
-    private static List<string> SplitCsv(string line)
-    {
-        var cells = new List<string>();
-        var current = new System.Text.StringBuilder();
-        var quoted = false;
-        for (var i = 0; i < line.Length; i++)
-        {
-            var c = line[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"')
-                {
-                    current.Append('"');
-                    i++;
-                }
-                else if (c == '"')
-                    quoted = false;
-                else
-                    current.Append(c);
-            }
-            else if (c == '"')
-                quoted = true;
-            else if (c == ',')
-            {
-                cells.Add(current.ToString());
-                current.Clear();
-            }
-            else
-                current.Append(c);
-        }
-        cells.Add(current.ToString());
-        return cells;
     }
 }

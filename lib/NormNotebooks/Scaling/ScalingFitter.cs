@@ -2,6 +2,8 @@
 using System.Diagnostics;
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.Optimization;
+using MathNet.Numerics.Statistics;
+using NormNotebooks.Reporting;
 
 namespace NormNotebooks.Scaling;
 
@@ -122,17 +124,26 @@ public sealed class ScalingFit
         Parameters.Concat(Derived).FirstOrDefault(e => e.Name == name)
         ?? throw new KeyNotFoundException($"The {Law.Name} law has no estimate '{name}'; it has {string.Join(", ", Parameters.Concat(Derived).Select(e => e.Name))}.");
 
-    /// <summary>Summarises any function of θ over the best fit and the bootstrap ensemble.</summary>
+    /// <summary>
+    /// Summarises any function of θ over the best fit and the bootstrap ensemble: the standard error is the sample standard
+    /// deviation (n − 1) of the quantity over the refits where it is finite, and the interval runs between its R-7 percentiles
+    /// at τ = (1 ∓ Level)/2 (Hyndman &amp; Fan 1996: linear between the order statistics at rank (n − 1)·τ; numpy's and
+    /// PyTorch's default).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The quantity is not finite in any bootstrap refit.</exception>
     public Estimate Summarise(string name, Func<double[], double> quantity)
     {
         var value = quantity(Theta);
         if (Ensemble.Count < 2)
             return new Estimate(name, value, null, null, null);
         var samples = Ensemble.Select(quantity).Where(double.IsFinite).Order().ToArray();
-        var mean = samples.Average();
-        var se = Math.Sqrt(samples.Sum(s => (s - mean) * (s - mean)) / (samples.Length - 1));
+        if (samples.Length == 0)
+            throw new InvalidOperationException($"{Law.Name} fit: '{name}' is not finite in any of the {Ensemble.Count} bootstrap refits.");
+        var se = SampleStatistics.StandardDeviation(samples, samples.Average());
         var tail = (1 - Level) / 2;
-        return new Estimate(name, value, se, Quantile(samples, tail), Quantile(samples, 1 - tail));
+        return new Estimate(name, value, se, Percentile(tail), Percentile(1 - tail));
+
+        double Percentile(double tau) => SortedArrayStatistics.QuantileCustom(samples, tau, QuantileDefinition.R7);
     }
 
     /// <summary>The prediction at <paramref name="x"/> (inputs in the law's order) with its bootstrap band.</summary>
@@ -140,14 +151,6 @@ public sealed class ScalingFit
     {
         var estimate = Summarise("prediction", theta => Law.Predict(theta, x));
         return new Prediction(estimate.Value, estimate.Lower, estimate.Upper);
-    }
-
-    private static double Quantile(double[] sorted, double q)
-    {
-        var position = q * (sorted.Length - 1);
-        var lower = (int)Math.Floor(position);
-        var upper = Math.Min(lower + 1, sorted.Length - 1);
-        return sorted[lower] + (position - lower) * (sorted[upper] - sorted[lower]);
     }
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Bench;
+using static NormNotebooks.Tests.Support.ReferenceStatistics;
 
 namespace NormNotebooks.Tests.Bench;
 
@@ -25,6 +26,44 @@ public sealed class MeasureTests
         var timing = Measure.Run("count", () => count++, TimeSpan.Zero, warmup: 1, minRuns: 7);
         Assert.Equal(7, timing.Runs);
         Assert.Equal(8, count);
+    }
+
+    [Theory]
+    [InlineData(new[] { 5.0, 1, 3, 10, 20, 30, 2 }, 5.0, 2.5, 15.0)]   // sorted 1 2 3 5 10 20 30: ranks 1.5, 3, 4.5 (0-based)
+    [InlineData(new[] { 4.0, 1, 3, 2 }, 2.5, 1.75, 3.25)]              // numpy.percentile([1, 2, 3, 4], [50, 25, 75])
+    [InlineData(new[] { 7.0 }, 7.0, 7.0, 7.0)]
+    public void Summarise_GivesR7Quartiles_AndTheMeanOfTheMiddlePairForAnEvenCount(double[] rounds, double median, double q1, double q3)
+    {
+        var timing = Measure.Summarise("t", rounds);
+        Assert.Equal((median, q1, q3), (timing.MedianMs, timing.Q1Ms, timing.Q3Ms));
+        Assert.Equal(rounds, timing.RoundsMs);
+        Assert.Equal(rounds.Length, timing.Runs);
+    }
+
+    [Fact]
+    public void Summarise_Quartiles_AreBitForBitTheLinearInterpolationAtRankNMinus1TimesTau()
+    {
+        // The formula the harness used before MathNet: (n − 1)·τ is exact in binary for τ = ¼, ½, ¾, so MathNet's R-7 must
+        // return the very same doubles, and no committed timing changes.
+        var random = new Random(17);
+        for (var trial = 0; trial < 200; trial++)
+        {
+            var rounds = Enumerable.Range(0, 1 + random.Next(300)).Select(_ => 0.3 + 5 * random.NextDouble()).ToArray();
+            var sorted = rounds.Order().ToArray();
+            var timing = Measure.Summarise("t", rounds);
+            Assert.Equal(LinearAtRank(sorted, 0.5), timing.MedianMs);
+            Assert.Equal(LinearAtRank(sorted, 0.25), timing.Q1Ms);
+            Assert.Equal(LinearAtRank(sorted, 0.75), timing.Q3Ms);
+        }
+    }
+
+    [Fact]
+    public void FewerThanOneRun_IsRefused_BeforeAnythingRuns()
+    {
+        var calls = 0;
+        Assert.Equal("minRuns", Assert.Throws<ArgumentOutOfRangeException>(() => Measure.Run("x", () => calls++, TimeSpan.FromSeconds(1), minRuns: 0)).ParamName);
+        Assert.Equal("minRounds", Assert.Throws<ArgumentOutOfRangeException>(() => Measure.Interleaved([("x", () => calls++)], TimeSpan.FromSeconds(1), minRounds: 0)).ParamName);
+        Assert.Equal(0, calls);
     }
 
     [Fact]

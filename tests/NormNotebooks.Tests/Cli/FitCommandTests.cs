@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using NormNotebooks.Scaling;
 using static NormNotebooks.Tests.Cli.CliTests;
@@ -54,6 +55,28 @@ public sealed class FitCommandTests : IDisposable
         var (exit, _, stderr) = Normnb(args);
         Assert.Equal(1, exit);
         Assert.Contains(message, stderr);
+    }
+
+    [Fact]
+    public void Fit_ReadsACsvWrittenWithCrLfAndABom_WhoseQuotedRunNamesHoldCommasAndLineBreaks()
+    {
+        var lines = File.ReadAllLines(Csv());
+        var path = Path.Combine(_folder, "windows.csv");
+        var rows = lines[1..].Select((line, i) => $"{line},\"size {i / 4}, seed {i % 4}\r\n(rerun)\"");
+        File.WriteAllText(path, string.Join("\r\n", ["\"params\",\"tokens\",\"loss\",run", .. rows]) + "\r\n", new UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
+        var (exit, stdout, stderr) = Normnb("fit", "--form", "chinchilla", "--csv", path, "--columns", "N=params,D=tokens,L=loss,group=run", "--bootstrap", "10");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("40 runs", stdout);
+    }
+
+    [Fact]
+    public void Fit_UnterminatedQuote_NamesTheFileLineAndColumn()
+    {
+        var path = Path.Combine(_folder, "open.csv");
+        File.WriteAllText(path, "N,D,L\n1e6,1e8,3.1\n2e6,\"2e8,2.9\n4e6,1e8,2.8\n");
+        var (exit, _, stderr) = Normnb("fit", "--form", "chinchilla", "--csv", path);
+        Assert.Equal(1, exit);
+        Assert.Contains($"{path}, line 3, column 5: the quoted field opened here is never closed", stderr);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using System.Text;
 using NormNotebooks.Scaling;
 
 namespace NormNotebooks.Tests.Scaling;
@@ -56,6 +57,50 @@ public sealed class ScalingDataTests
 
             Assert.Contains("no column 'params' for N",
                 Assert.Throws<ArgumentException>(() => ScalingData.FromCsv(path, ["N", "D"], new Dictionary<string, string> { ["N"] = "params" })).Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void FromCsv_ReadsAFileWrittenWithCrLfAndABom_WithQuotedCommasQuotesAndLineBreaks()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            const string text = "\"params\",tokens,\"loss, nats\",run\r\n1e6,1e8,3.1,\"a, first\"\r\n\r\n2e6,\"2e8\",2.9,\"b\r\nsecond\"\r\n4e6,1e8,2.8,\"c \"\"third\"\"\"\r\n";
+            File.WriteAllText(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
+            Assert.Equal([0xEF, 0xBB, 0xBF], File.ReadAllBytes(path)[..3]);
+            var columns = new Dictionary<string, string> { ["N"] = "params", ["D"] = "tokens", ["L"] = "loss, nats", ["group"] = "run" };
+            var data = ScalingData.FromCsv(path, ["N", "D"], columns);
+            Assert.Equal([1e6, 1e8, 2e6, 2e8, 4e6, 1e8], data.X.SelectMany(row => row));
+            Assert.Equal([3.1, 2.9, 2.8], data.Y);
+            Assert.Equal(["a, first", "b\r\nsecond", "c \"third\""], data.Groups!);
+            Assert.Equal(["line 2", "line 4", "line 6"], data.RowNames);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void FromCsv_RaggedRowsAndOpenQuotes_AreNamedByFileLineAndColumn()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            var empty = new Dictionary<string, string>();
+            File.WriteAllText(path, "N,D,L\n1e6,1e8\n");
+            Assert.Contains($"{path}, line 2, column 8: the record ends after 2 fields, but the header (line 1) has 3 (N, D, L)",
+                Assert.Throws<ArgumentException>(() => ScalingData.FromCsv(path, ["N", "D"], empty)).Message);
+            File.WriteAllText(path, "N,D,L\n1e6,1e8,\"3.1\n");
+            Assert.Contains($"{path}, line 2, column 9: the quoted field opened here is never closed",
+                Assert.Throws<ArgumentException>(() => ScalingData.FromCsv(path, ["N", "D"], empty)).Message);
+            File.WriteAllText(path, "\uFEFF\r\n");
+            Assert.Contains($"{path}: the file is empty", Assert.Throws<ArgumentException>(() => ScalingData.FromCsv(path, ["N", "D"], empty)).Message);
         }
         finally
         {

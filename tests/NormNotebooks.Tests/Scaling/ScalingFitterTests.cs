@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Scaling;
+using NormNotebooks.Tests.Support;
 using static NormNotebooks.Tests.Scaling.SyntheticRuns;
+using static NormNotebooks.Tests.Support.ReferenceStatistics;
 
 namespace NormNotebooks.Tests.Scaling;
 
@@ -99,6 +101,47 @@ public sealed class ScalingFitterTests
         var other = ScalingFitter.Fit(new ChinchillaLaw(), data, Options(12));
         Assert.Equal(first.Parameters, again.Parameters);
         Assert.NotEqual(first["alpha"].Lower, other["alpha"].Lower);
+    }
+
+    private static ScalingFit FitWithAlphas(IEnumerable<double> alphas, double level) =>
+        new(new SaturatingPowerLaw(), [0, 0, 1], objective: 0, converged: true, exitReason: "given", iterations: 0, starts: 1, startsAtBest: 1,
+            points: 10, dropped: [], rms: 0, maxAbs: 0, ensemble: alphas.Select(alpha => new[] { 0.0, 0.0, alpha }).ToList(),
+            bootstrapFailures: 0, level: level, elapsed: TimeSpan.Zero);
+
+    [Theory]
+    [InlineData(0.95, 1.225, 9.775)]   // numpy.percentile(range(1, 11), [2.5, 97.5])
+    [InlineData(0.90, 1.45, 9.55)]     // numpy.percentile(range(1, 11), [5, 95])
+    public void Summarise_GivesTheSampleSd_AndR7Percentiles_OfTheBootstrapEnsemble(double level, double lower, double upper)
+    {
+        var alpha = FitWithAlphas([4, 9, 1, 7, double.NaN, 10, 2, 5, 8, 3, 6], level)["alpha"];   // the NaN refit is left out
+        Assert.Equal(1.0, alpha.Value);
+        AssertRelative(Math.Sqrt(82.5 / 9), alpha.StandardError!.Value, Tolerances.SummaryStatistic, "standard error");   // Σ(k − 5.5)² over n − 1
+        AssertRelative(lower, alpha.Lower!.Value, Tolerances.SummaryStatistic, "lower");
+        AssertRelative(upper, alpha.Upper!.Value, Tolerances.SummaryStatistic, "upper");
+    }
+
+    [Fact]
+    public void Summarise_OfAQuantityThatNoRefitGivesFinitely_NamesIt()
+    {
+        var fit = FitWithAlphas([1, 2, 3], 0.95);
+        var error = Assert.Throws<InvalidOperationException>(() => fit.Summarise("log of minus one", _ => Math.Log(-1)));
+        Assert.Contains("power fit: 'log of minus one' is not finite in any of the 3 bootstrap refits", error.Message);
+        Assert.Null(FitWithAlphas([1], 0.95)["alpha"].StandardError);   // below two refits there is nothing to summarise
+    }
+
+    [Fact]
+    public void Summarise_OnARealBootstrap_Equals_TheTwoPassSdAndLinearAtRankPercentilesItReplaced()
+    {
+        var data = ChinchillaRuns(60, noise: 0.01, seed: 7);
+        var fit = ScalingFitter.Fit(new ChinchillaLaw(), data, new FitOptions { Starts = ThinChinchillaGrid(), Bootstrap = 50, Seed = 11 });
+        foreach (var quantity in fit.Law.Reported.Concat(fit.Law.Derived))
+        {
+            var samples = fit.Ensemble.Select(quantity.Value).Where(double.IsFinite).Order().ToArray();
+            var estimate = fit[quantity.Name];
+            AssertRelative(TwoPassStandardDeviation(samples), estimate.StandardError!.Value, Tolerances.SummaryStatistic, $"{quantity.Name} standard error");
+            AssertRelative(LinearAtRank(samples, 0.025), estimate.Lower!.Value, Tolerances.SummaryStatistic, $"{quantity.Name} lower");
+            AssertRelative(LinearAtRank(samples, 0.975), estimate.Upper!.Value, Tolerances.SummaryStatistic, $"{quantity.Name} upper");
+        }
     }
 
     [Fact]
