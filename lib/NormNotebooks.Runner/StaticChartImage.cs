@@ -56,7 +56,9 @@ internal static partial class StaticChartImage
                                     $"<style>.modebar-container{{display:none}}</style><body style=\"margin:0;background:white\">{snippet}</body></html>");
             var start = new ProcessStartInfo(Chromium!)
             {
-                RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
                 WorkingDirectory = folder.FullName,   // Chromium leaves an empty Cache folder in its working directory
             };
             foreach (var arg in new[]

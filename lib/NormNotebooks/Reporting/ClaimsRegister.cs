@@ -177,9 +177,26 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
         var o = _outcomes.GetValueOrDefault(d.Id);
         return new
         {
-            d.Id, d.Statement, Kind = d.Rule == ClaimRule.Exact ? "exact" : "statistical", d.Rule, d.Metric, d.Unit, d.Paper, d.PaperEffect, d.Margin,
-            d.Tolerance, d.Ratio, Estimate = o?.Estimate, Lower = o?.Lower, Upper = o?.Upper, N = o?.N ?? 0, Confidence,
-            Verdict = o is null ? "not judged" : ClaimsTable.VerdictText(o.Verdict), Measured = o is null ? null : Measured(o), Note = o?.Note, Quick,
+            d.Id,
+            d.Statement,
+            Kind = d.Rule == ClaimRule.Exact ? "exact" : "statistical",
+            d.Rule,
+            d.Metric,
+            d.Unit,
+            d.Paper,
+            d.PaperEffect,
+            d.Margin,
+            d.Tolerance,
+            d.Ratio,
+            Estimate = o?.Estimate,
+            Lower = o?.Lower,
+            Upper = o?.Upper,
+            N = o?.N ?? 0,
+            Confidence,
+            Verdict = o is null ? "not judged" : ClaimsTable.VerdictText(o.Verdict),
+            Measured = o is null ? null : Measured(o),
+            Note = o?.Note,
+            Quick,
         };
     }), Json);
 

@@ -37,7 +37,11 @@ public sealed class ScalingFitterTests
         var fit = ScalingFitter.Fit(new ChinchillaLaw(), data, new FitOptions { Starts = ThinChinchillaGrid(), Bootstrap = 300, Seed = 5 });
         var truth = new Dictionary<string, double>
         {
-            ["E"] = 1.6934, ["A"] = Math.Exp(6.0073404), ["B"] = Math.Exp(6.0179186), ["alpha"] = 0.33917084, ["beta"] = 0.2849083,
+            ["E"] = 1.6934,
+            ["A"] = Math.Exp(6.0073404),
+            ["B"] = Math.Exp(6.0179186),
+            ["alpha"] = 0.33917084,
+            ["beta"] = 0.2849083,
             ["a (N_opt ∝ C^a)"] = 0.2849083 / (0.33917084 + 0.2849083),
         };
         foreach (var (name, value) in truth)
