@@ -65,7 +65,7 @@ public sealed record TransformerConfig(
     };
 }
 
-/// <summary>Causal multi-head self-attention, written out so probes can read the attention weights.</summary>
+/// <summary>Causal multi-head self-attention (<see cref="Attention"/>) with its projections; keeps the weights for probes on request.</summary>
 public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "qkv")] private nn.Module<Tensor, Tensor> _qkv;
@@ -93,30 +93,11 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     /// <summary>Keep a copy of the attention weights (for entropy probes).</summary>
     public bool RecordAttention { get; set; }
 
-    /// <summary>scores with the positions of <paramref name="mask"/> set to −∞, through a 0-d tensor rather than a TorchSharp Scalar: an
-    /// implicit double → Scalar temporary can be finalized while libtorch still reads it (a long run crashed in masked_fill with a
-    /// garbage Scalar), and a Scalar kept in a static field is freed by the dispose scope it was created in (double free).</summary>
-    internal static Tensor MaskOut(Tensor scores, Tensor mask) =>
-        where(mask, tensor(float.NegativeInfinity, dtype: scores.dtype, device: scores.device), scores);
-
-    /// <summary>Causal multi-head attention of projected q, k, v [B, T, 3·w] → [B, T, w], with the weights [B, heads, T, T].</summary>
-    public static Tensor Attend(Tensor qkv, int heads, out Tensor attention)
-    {
-        var (batch, time, width) = (qkv.shape[0], qkv.shape[1], qkv.shape[2] / 3);
-        var headWidth = width / heads;
-        var split = qkv.view(batch, time, 3, heads, headWidth).permute(2, 0, 3, 1, 4);   // [3, B, h, T, dh]
-        var (q, k, v) = (split[0], split[1], split[2]);
-        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(headWidth);
-        var mask = ones(time, time, dtype: ScalarType.Bool, device: qkv.device).triu(1);
-        attention = MaskOut(scores, mask).softmax(-1);
-        return attention.matmul(v).transpose(1, 2).reshape(batch, time, width);
-    }
-
     /// <summary>x [B, T, w] → [B, T, w]: causal attention over the projected q, k, v, then the output projection; keeps the weights when <see cref="RecordAttention"/> is on.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = Attend(_qkv.forward(x), Heads, out var attention);
+        var y = Attention.SelfAttend(_qkv.forward(x), Heads, causal: true, out var attention);
         if (RecordAttention)
         {
             LastAttention?.Dispose();

@@ -111,7 +111,7 @@ public sealed class PreCrmsTransformer : nn.Module<Tensor, Tensor>
         for (var i = 0; i < Config.Depth; i++)
         {
             var block = $"blocks.{i}.";
-            var h = x + Linear(CausalSelfAttention.Attend(Linear(_norm.forward(x), block + "attn.qkv"), _heads, out _), block + "attn.proj");
+            var h = x + Linear(Attention.SelfAttend(Linear(_norm.forward(x), block + "attn.qkv"), _heads, causal: true, out _), block + "attn.proj");
             x = h + Linear(nn.functional.gelu(Linear(_norm.forward(h), block + "mlp.fc")), block + "mlp.proj");
         }
         return Linear(_norm.forward(x), "head").MoveToOuterDisposeScope();

@@ -85,19 +85,6 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor, Tensor>
     private Tensor Embed(Embedding tokens, Tensor ids) =>
         tokens.forward(ids) + _positions.forward(arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device));
 
-    /// <summary>Multi-head attention of queries from x to keys and values from memory (x itself for self-attention).</summary>
-    public static Tensor Attend(Tensor q, Tensor k, Tensor v, int heads, bool causal)
-    {
-        var (batch, tq, width) = (q.shape[0], q.shape[1], q.shape[2]);
-        var tk = k.shape[1];
-        var dh = width / heads;
-        Tensor Split(Tensor t, long time) => t.view(batch, time, heads, dh).transpose(1, 2);   // [B, h, T, dh]
-        var scores = Split(q, tq).matmul(Split(k, tk).transpose(-2, -1)) / Math.Sqrt(dh);
-        if (causal)
-            scores = CausalSelfAttention.MaskOut(scores, ones(tq, tk, dtype: ScalarType.Bool, device: q.device).triu(1));
-        return scores.softmax(-1).matmul(Split(v, tk)).transpose(1, 2).reshape(batch, tq, width);
-    }
-
     /// <summary>An encoder block (self-attention, MLP) or a decoder block (causal self-attention, cross-attention, MLP).</summary>
     public sealed class Seq2SeqBlock : nn.Module
     {
@@ -148,15 +135,14 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor, Tensor>
             {
                 h =>
                 {
-                    var qkv = _selfQkv.forward(h).chunk(3, -1);
-                    return _selfProj.forward(Attend(qkv[0], qkv[1], qkv[2], _heads, causal: IsDecoder));
+                    return _selfProj.forward(Attention.SelfAttend(_selfQkv.forward(h), _heads, causal: IsDecoder, out _));
                 },
             };
             if (IsDecoder)
                 sublayers.Add(h =>
                 {
                     var kv = _crossKv!.forward(memory!).chunk(2, -1);
-                    return _crossProj!.forward(Attend(_crossQ!.forward(h), kv[0], kv[1], _heads, causal: false));
+                    return _crossProj!.forward(Attention.Attend(_crossQ!.forward(h), kv[0], kv[1], _heads, causal: false));
                 });
             sublayers.Add(h => _mlp.forward(h));
             for (var i = 0; i < sublayers.Count; i++)
