@@ -9,11 +9,9 @@ namespace NormNotebooks.Cli;
 /// <summary><c>normnb fit</c>: fit a scaling law to a CSV of runs, with bootstrap intervals.</summary>
 internal static class FitCommand
 {
-    private static readonly string[] Forms = ["chinchilla", "kaplan-n", "kaplan-d", "kaplan-nd", "kaplan-ns", "nmt", "power", "loglinear"];
-
     public static Command Create()
     {
-        var form = new Option<string>("--form") { Description = $"The law: {string.Join(", ", Forms)}.", Required = true };
+        var form = new Option<string>("--form") { Description = $"The law: {string.Join(", ", ScalingLaws.Names)}.", Required = true };
         var csv = new Option<string>("--csv") { Description = "CSV file with a header row, one run per row.", Required = true };
         var columns = new Option<string?>("--columns") { Description = "Map the law's variables and L (the fitted value, usually the loss) to CSV columns, e.g. N=params,D=tokens,L=loss; group=run for a cluster bootstrap. Defaults: N, D, S, Ne, Nd, x and L." };
         var delta = new Option<double>("--huber-delta") { Description = "Huber δ on log residuals.", DefaultValueFactory = _ => 1e-3 };
@@ -32,10 +30,9 @@ internal static class FitCommand
             {
                 var path = parse.GetValue(csv)!;
                 var map = ParseColumns(parse.GetValue(columns));
-                var law = Law(parse.GetValue(form)!, path, map);
+                var law = Law(parse.GetValue(form)!, map);
                 var data = ScalingData.FromCsv(path, law.Variables, map);
-                if (law is NmtLaw)
-                    law = new NmtLaw(GeometricMean(data, 0), GeometricMean(data, 1));
+                law = ScalingLaws.ReferencedTo(law, data);
                 var options = new FitOptions
                 {
                     HuberDelta = parse.GetValue(delta),
@@ -65,20 +62,15 @@ internal static class FitCommand
         return command;
     }
 
-    private static ScalingLaw Law(string name, string path, IReadOnlyDictionary<string, string> map) => name switch
+    private static ScalingLaw Law(string name, IReadOnlyDictionary<string, string> map)
     {
-        "chinchilla" => new ChinchillaLaw(),
-        "kaplan-n" => new KaplanPowerLaw("N"),
-        "kaplan-d" => new KaplanPowerLaw("D"),
-        "kaplan-nd" => new KaplanJointLaw(),
-        "kaplan-ns" => new KaplanStepsLaw(),
-        "nmt" => new NmtLaw(1, 1),   // reference sizes are set to the data's geometric means once it is read
-        "power" => new SaturatingPowerLaw(),
-        "loglinear" => map.Keys.Where(k => k is not ("L" or "group")).ToArray() is { Length: > 0 } variables
-            ? new LogLinearLaw(variables)
-            : throw new ArgumentException("--form loglinear takes its variables from --columns, e.g. --columns N=params,D=tokens,L=lr (y = c·N^k_N·D^k_D)."),
-        _ => throw new ArgumentException($"unknown --form '{name}'; use one of {string.Join(", ", Forms)}."),
-    };
+        if (!ScalingLaws.Names.Contains(name))
+            throw new ArgumentException($"unknown --form '{name}'; use one of {string.Join(", ", ScalingLaws.Names)}.");
+        var variables = map.Keys.Where(k => k is not ("L" or "group")).ToArray();
+        if (name == "loglinear" && variables.Length == 0)
+            throw new ArgumentException("--form loglinear takes its variables from --columns, e.g. --columns N=params,D=tokens,L=lr (y = c·N^k_N·D^k_D).");
+        return ScalingLaws.Create(name, variables);
+    }
 
     private static Dictionary<string, string> ParseColumns(string? text)
     {
@@ -92,8 +84,6 @@ internal static class FitCommand
         }
         return map;
     }
-
-    private static double GeometricMean(ScalingData data, int variable) => Math.Exp(data.X.Average(row => Math.Log(row[variable])));
 
     private static object Report(ScalingFit fit) => new
     {

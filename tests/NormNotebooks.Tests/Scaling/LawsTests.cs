@@ -97,4 +97,25 @@ public sealed class LawsTests
         Assert.Equal(1000.0 / (1 + 2000.0 / 500), CriticalBatch.MinimumSteps(1000, 500, 2000), 12);
         Assert.Equal(2e8 / Math.Pow(2.0, 1 / 0.21), CriticalBatch.At(2.0, 2e8, 0.21), 3);
     }
+
+    [Fact]
+    public void Registry_NamesEveryForm_AndEachLawCarriesItsName()
+    {
+        foreach (var name in ScalingLaws.Names)
+            Assert.Equal(name, ScalingLaws.Create(name, ["N", "D"]).Name);
+        Assert.Equal(["N", "D"], ScalingLaws.Create("loglinear", ["N", "D"]).Variables);
+        Assert.Contains("use one of chinchilla, kaplan-n", Assert.Throws<ArgumentException>(() => ScalingLaws.Create("kaplan")).Message);
+        Assert.Contains("needs its variables", Assert.Throws<ArgumentException>(() => ScalingLaws.Create("loglinear")).Message);
+    }
+
+    [Fact]
+    public void Registry_ReferencesTheNmtLawToTheDataGeometricMeans_AndLeavesOtherLawsAlone()
+    {
+        var data = new ScalingData(["Ne", "Nd"], [[1e6, 1e4], [1e8, 1e6]], [2.0, 1.5]);
+        var nmt = Assert.IsType<NmtLaw>(ScalingLaws.ReferencedTo(ScalingLaws.Create("nmt"), data));
+        Assert.Equal(1e7, nmt.ReferenceEncoder, 1e-3);
+        Assert.Equal(1e5, nmt.ReferenceDecoder, 1e-5);
+        var power = ScalingLaws.Create("power");
+        Assert.Same(power, ScalingLaws.ReferencedTo(power, data));
+    }
 }
