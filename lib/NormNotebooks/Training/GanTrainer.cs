@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-using System.Diagnostics;
 using NormNotebooks.Data;
 using NormNotebooks.Models;
 using TorchSharp;
@@ -53,7 +52,7 @@ public static class GanTrainer
         var device = gan.Generator.parameters().First().device;
         var scores = new List<GanScore>();
         string? divergence = null;
-        var clock = Stopwatch.StartNew();
+        var monitor = new RunMonitor(name, config.Steps, config.BatchSize, "samples", progress);
         gan.train();
         for (var step = 0; step < config.Steps && divergence is null; step++)
         {
@@ -75,23 +74,17 @@ public static class GanTrainer
             gLoss.backward();
             generatorOptimizer.step();
             var g = gLoss.ToDouble();
-            if (!double.IsFinite(dLoss) || !double.IsFinite(g))
-                divergence = $"step {step}: discriminator loss {dLoss}, generator loss {g}";
+            divergence = RunMonitor.NotFinite(step, ("discriminator loss", dLoss), ("generator loss", g));
             if (divergence is not null || step == config.Steps - 1 || (config.ScoreEvery > 0 && (step + 1) % config.ScoreEvery == 0))
             {
                 using var _ = no_grad();
                 var (covered, quality) = target.Score(gan.Generate(config.ScoreSamples, scoring));
                 scores.Add(new GanScore(step + 1, dLoss, g, covered, quality));
             }
-            if (progress is not null)
-            {
-                var done = step + 1;
-                var elapsed = clock.Elapsed.TotalSeconds;
-                progress(new TrainingProgress(done, config.Steps, g, null, config.BatchSize * done / elapsed, "samples", TimeSpan.FromSeconds(elapsed / done * (config.Steps - done)), name));
-            }
+            monitor.StepDone(step + 1, g, null);
         }
         generatorOptimizer.Dispose();
         discriminatorOptimizer.Dispose();
-        return new GanResult(name, config, gan.SpectralNormalized, scores, divergence is not null, divergence, clock.Elapsed.TotalSeconds, target.Modes);
+        return new GanResult(name, config, gan.SpectralNormalized, scores, divergence is not null, divergence, monitor.Seconds, target.Modes);
     }
 }

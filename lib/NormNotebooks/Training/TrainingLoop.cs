@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-using System.Diagnostics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -30,7 +29,7 @@ internal static class TrainingLoop
         var batches = new Generator((ulong)config.Seed);
         var records = new List<StepRecord>();
         var series = new Dictionary<string, List<ProbeSample>>();
-        var clock = Stopwatch.StartNew();
+        var monitor = new RunMonitor(name, config.Steps, task.ExamplesPerStep, task.Unit, progress);
         double? firstLoss = null, lastValidation = null, lastAccuracy = null;
         string? divergence = null;
         model.train();
@@ -52,9 +51,8 @@ internal static class TrainingLoop
                 ? nn.utils.clip_grad_norm_(parameters, config.GradientClip)
                 : GradientNorm(parameters);
             firstLoss ??= loss;
-            if (!double.IsFinite(loss) || !double.IsFinite(gradientNorm))
-                divergence = $"step {step}: loss {loss}, gradient norm {gradientNorm} (not finite)";
-            else if (loss > config.DivergenceFactor * firstLoss)
+            divergence = RunMonitor.NotFinite(step, ("loss", loss), ("gradient norm", gradientNorm));
+            if (divergence is null && loss > config.DivergenceFactor * firstLoss)
                 divergence = $"step {step}: loss {loss:F3} exceeds {config.DivergenceFactor:g}× the first step's {firstLoss:F3}";
             if (divergence is null)
                 optimizer.Step(rate);
@@ -62,22 +60,15 @@ internal static class TrainingLoop
             (double Loss, double? Accuracy)? validation = evaluate ? task.Evaluate() : null;
             if (validation is { } v)
                 (lastValidation, lastAccuracy) = (v.Loss, v.Accuracy);
-            records.Add(new StepRecord(step, loss, rate, gradientNorm, validation?.Loss, clock.Elapsed.TotalSeconds, validation?.Accuracy));
-            if (progress is not null)
-            {
-                var done = step + 1;
-                var elapsed = clock.Elapsed.TotalSeconds;
-                progress(new TrainingProgress(done, config.Steps, loss, lastValidation, task.ExamplesPerStep * done / elapsed, task.Unit,
-                    TimeSpan.FromSeconds(elapsed / done * (config.Steps - done)), name));
-            }
+            records.Add(new StepRecord(step, loss, rate, gradientNorm, validation?.Loss, monitor.Seconds, validation?.Accuracy));
+            monitor.StepDone(step + 1, loss, lastValidation);
             if (divergence is not null)
                 break;
         }
         if (divergence is null && config.CollapseLoss is { } collapse && lastValidation >= collapse)
             divergence = $"collapse: final validation loss {lastValidation:F3} is at or above {collapse:F3} (the unigram loss)";
-        var seconds = clock.Elapsed.TotalSeconds;
         return new TrainingResult(name, task.Task, modelConfig, description, config, records, divergence is not null, divergence, lastValidation,
-            lastAccuracy, seconds, task.ExamplesPerStep * records.Count / seconds, task.Unit, parameters.Sum(p => p.numel()),
+            lastAccuracy, monitor.Seconds, monitor.Throughput(records.Count), task.Unit, parameters.Sum(p => p.numel()),
             series.ToDictionary(s => s.Key, s => (IReadOnlyList<ProbeSample>)s.Value));
     }
 

@@ -53,4 +53,17 @@ public sealed class Seq2SeqTests
         Assert.False(result.Diverged, result.DivergenceReason);
         Assert.True(result.FinalValidationAccuracy > 0.9, $"token accuracy {result.FinalValidationAccuracy:P1}");
     }
+
+    [Fact]
+    public void Validation_IsTheSameSentencesForEverySeed_SoRunsPair()
+    {
+        manual_seed(5);
+        var task = new SyntheticTranslation(words: 12, length: 5);
+        var model = new Seq2SeqTransformer(new Seq2SeqConfig(task.VocabularySize, Width: 16, EncoderDepth: 1, DecoderDepth: 1, Heads: 2, Context: 8));
+        var first = TranslationTrainer.Evaluate(model, task, new TrainingConfig(1, BatchSize: 8, Seed: 0, EvaluationBatches: 2));
+        var second = TranslationTrainer.Evaluate(model, task, new TrainingConfig(1, BatchSize: 8, Seed: 41, EvaluationBatches: 2));
+        Assert.Equal(first, second);
+        var more = TranslationTrainer.Evaluate(model, task, new TrainingConfig(1, BatchSize: 8, Seed: 0, EvaluationBatches: 3));
+        Assert.NotEqual(first.Loss, more.Loss);   // the batches count, so the check above could have failed
+    }
 }
