@@ -51,7 +51,7 @@ public sealed record ClaimOutcome(ClaimDeclaration Declaration, Verdict Verdict,
 public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
 {
     /// <summary>MIME type of the machine-readable claims (the runner copies it into the run summary).</summary>
-    public const string MimeType = ClaimsTable.MimeType;
+    public const string MimeType = "application/vnd.normnotebooks.claims+json";
 
     /// <summary>Paired samples needed before a statistical claim can be held or rejected.</summary>
     public const int MinimumSamples = 3;
@@ -164,7 +164,7 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
             var o = _outcomes.GetValueOrDefault(d.Id);
             html.Append("<tr><td>").Append(Encode(d.Statement)).Append("</td><td>").Append(Encode(d.Paper)).Append("</td><td>").Append(Encode(RuleText(d)))
                 .Append("</td><td>").Append(Encode(o is null ? "not judged" : Measured(o))).Append("</td><td><b>")
-                .Append(o is null ? "—" : ClaimsTable.VerdictText(o.Verdict)).Append("</b>")
+                .Append(o is null ? "—" : Verdicts.Text(o.Verdict)).Append("</b>")
                 .Append(o is null || o.Note.Length == 0 || d.Rule == ClaimRule.Exact ? "" : "<br/>" + Encode(o.Note))
                 .Append("</td></tr>");
         }
@@ -193,7 +193,7 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
             Upper = o?.Upper,
             N = o?.N ?? 0,
             Confidence,
-            Verdict = o is null ? "not judged" : ClaimsTable.VerdictText(o.Verdict),
+            Verdict = o is null ? "not judged" : Verdicts.Text(o.Verdict),
             Measured = o is null ? null : Measured(o),
             Note = o?.Note,
             Quick,
@@ -202,7 +202,7 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
 
     /// <summary>One line per claim.</summary>
     public override string ToString() => string.Join('\n', _declared.Select(d => _outcomes.TryGetValue(d.Id, out var o)
-        ? $"[{ClaimsTable.VerdictText(o.Verdict)}] {d.Statement}: {Measured(o)}{(o.Note.Length == 0 || d.Rule == ClaimRule.Exact ? "" : $" ({o.Note})")}"
+        ? $"[{Verdicts.Text(o.Verdict)}] {d.Statement}: {Measured(o)}{(o.Note.Length == 0 || d.Rule == ClaimRule.Exact ? "" : $" ({o.Note})")}"
         : $"[not judged] {d.Statement}"));
 
     /// <summary>Throws when a declared claim was never judged or an exact claim failed, naming each.</summary>

@@ -88,21 +88,4 @@ public sealed class RunnerPackagesAndFoldersTests : IDisposable
         Assert.False((bool)summary["ok"]!);
         Assert.Equal("System.InvalidOperationException", (string?)summary["cells"]![0]!["ename"]);
     }
-
-    [Fact]
-    public void Claims_DisplayedUnderTheClaimsMimeType_LandInTheSummary()
-    {
-        var path = _scratch.Write("claims.ipynb",
-            """
-            var claims = "[{\"claim\":\"x equals y\",\"held\":true,\"measured\":\"3e-6\"}]";
-            claims.DisplayAs("application/vnd.normnotebooks.claims+json");
-            """);
-        var (exit, stdout, _) = Run(path);
-        Assert.True(exit == 0, stdout);
-        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(_scratch.Folder, ".runs", "claims.run.json")))!;
-        Assert.Equal("x equals y", (string?)summary["claims"]![0]!["claim"]);
-        Assert.True((bool)summary["claims"]![0]!["held"]!);
-        var saved = Read(path);
-        Assert.True((bool)saved["cells"]![0]!["outputs"]![0]!["data"]!["application/vnd.normnotebooks.claims+json"]![0]!["held"]!);
-    }
 }

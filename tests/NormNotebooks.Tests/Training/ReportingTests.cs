@@ -48,23 +48,6 @@ public sealed class ReportingTests
     }
 
     [Fact]
-    public void Claims_AreJsonForTheRunner_AndExactFailuresThrow()
-    {
-        var claims = new ClaimsTable(quick: true)
-            .Exact("identity holds", true, "max |Δ| = 1e-7")
-            .Statistical("effect appears", false, "Δ = 0.01 ± 0.02", paper: "Δ = 0.5");
-        var json = JsonNode.Parse(claims.ToJson())!.AsArray();
-        Assert.Equal("held", (string)json[0]!["verdict"]!);
-        Assert.Equal("reported", (string)json[1]!["verdict"]!);   // quick mode does not judge statistical claims
-        Assert.Equal("statistical", (string)json[1]!["kind"]!);
-        Assert.Contains("<td>Δ = 0.5</td>", claims.ToHtml());
-        claims.Check();
-        var full = new ClaimsTable(quick: false).Statistical("effect appears", false, "none").Exact("identity", false, "Δ = 1");
-        Assert.Equal(Verdict.NotReproduced, full.Claims[0].Verdict);
-        Assert.Contains("identity (Δ = 1)", Assert.Throws<InvalidOperationException>(full.Check).Message);
-    }
-
-    [Fact]
     public void Charts_CarryTheirSeriesTitlesAndAxes()
     {
         var run = Train(3, "curve");
