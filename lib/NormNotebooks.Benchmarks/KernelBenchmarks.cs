@@ -14,7 +14,7 @@ public static class Program
 
 /// <summary>Norm forward on [N, N] float32: libtorch's layer_norm is the baseline.</summary>
 [MemoryDiagnoser]
-public class NormForward
+public class NormForward : IDisposable
 {
     private Tensor _x = null!;
     private LayerNorm _layerNorm = null!;
@@ -29,6 +29,15 @@ public class NormForward
         _x = randn(N, N);
         _layerNorm = new LayerNorm(N);
         _rmsNorm = new RmsNorm(N, 1e-6);
+    }
+
+    [GlobalCleanup]
+    public void Dispose()
+    {
+        _x?.Dispose();
+        _layerNorm?.Dispose();
+        _rmsNorm?.Dispose();
+        GC.SuppressFinalize(this);
     }
 
     [Benchmark(Baseline = true)]

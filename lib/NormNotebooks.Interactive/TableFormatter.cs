@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using System.Globalization;
 using System.Collections;
 using System.Net;
 using System.Reflection;
@@ -69,7 +70,7 @@ public static class TableFormatter
         foreach (var row in rows)
             html.Append("<tr>").AppendJoin("", row.Select(cell => $"<td>{WebUtility.HtmlEncode(cell)}</td>")).Append("</tr>");
         if (more is not null)
-            html.Append($"<tr><td colspan=\"{columns.Count}\"><i>{more}</i></td></tr>");
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td colspan=\"{columns.Count}\"><i>{more}</i></td></tr>");
         return html.Append("</tbody></table>").ToString();
     }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using System.Globalization;
 using System.Text;
 
 namespace NormNotebooks.Runner;
@@ -71,7 +72,7 @@ internal sealed class CellOutput
             if (text.Length > room)
             {
                 _pending.Append(text.AsSpan(0, (int)room));
-                _pending.Append($"\n[normnb: output truncated: cell {_cell} wrote more than {_cap:N0} characters to stdout/stderr]\n");
+                _pending.Append(CultureInfo.InvariantCulture, $"\n[normnb: output truncated: cell {_cell} wrote more than {_cap:N0} characters to stdout/stderr]\n");
                 Flush();
                 throw Limit(stream);
             }

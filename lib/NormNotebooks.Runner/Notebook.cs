@@ -137,7 +137,7 @@ public sealed class Notebook
     }
 
     /// <summary>Replaces a code cell's outputs and execution count.</summary>
-    public void SetOutputs(NotebookCell cell, JsonArray outputs, int? executionCount)
+    public static void SetOutputs(NotebookCell cell, JsonArray outputs, int? executionCount)
     {
         cell.Json["outputs"] = outputs;
         cell.Json["execution_count"] = executionCount;

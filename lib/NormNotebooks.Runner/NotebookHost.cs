@@ -44,7 +44,7 @@ public sealed class NotebookHost
         };
 
         var kernel = new ScriptKernel(request.WorkingDirectory);
-        var packages = new PackageResolver(request.WorkingDirectory);
+        using var packages = new PackageResolver(request.WorkingDirectory);
         var executionCount = 0;
         var allOk = true;
         foreach (var cell in request.Cells)

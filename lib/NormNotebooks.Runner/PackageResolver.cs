@@ -18,7 +18,7 @@ public sealed class PackageRestoreException(string message) : Exception(message)
 /// folders (<c>runtimes/&lt;rid&gt;/native</c>). Each restore re-resolves the session's whole package set, so
 /// versions stay consistent across cells; asking for another version of a package already added fails.
 /// </summary>
-public sealed class PackageResolver
+public sealed class PackageResolver : IDisposable
 {
     private readonly List<PackageRequest> _packages = [];
     private readonly List<string> _sources = [];
@@ -38,20 +38,30 @@ public sealed class PackageResolver
         _workingDirectory = workingDirectory;
         _restoreDirectory = Path.Combine(Path.GetTempPath(), "normnb-restore", $"{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(_restoreDirectory);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            try
-            {
-                Directory.Delete(_restoreDirectory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteRestoreDirectory();
         _provider = new DependencyProvider(
             new AssemblyResolutionProbe(() => _assemblyPaths),
             new NativeResolutionProbe(() => _nativeRoots),
             true);
+    }
+
+    /// <summary>Releases the dependency manager and deletes the private restore folder.</summary>
+    public void Dispose()
+    {
+        ((IDisposable)_provider).Dispose();
+        DeleteRestoreDirectory();
+    }
+
+    private void DeleteRestoreDirectory()
+    {
+        try
+        {
+            if (Directory.Exists(_restoreDirectory))
+                Directory.Delete(_restoreDirectory, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
     }
 
     /// <summary>Adds sources and packages, then restores the cumulative set.</summary>

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using System.Globalization;
 using System.Reflection;
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
@@ -83,7 +84,7 @@ public sealed class ScriptKernel
     private static string Format(Diagnostic diagnostic)
     {
         var position = diagnostic.Location.GetLineSpan().StartLinePosition;
-        return $"({position.Line + 1},{position.Character + 1}): error {diagnostic.Id}: {diagnostic.GetMessage()}";
+        return $"({position.Line + 1},{position.Character + 1}): error {diagnostic.Id}: {diagnostic.GetMessage(CultureInfo.InvariantCulture)}";
     }
 
     /// <summary>The line of the deepest stack frame inside this cell (a frame in "cell-N.csx:line L").</summary>

@@ -12,6 +12,8 @@ namespace NormNotebooks.Runner;
 /// </summary>
 internal static partial class StaticChartImage
 {
+    // Declared before Chromium: static initialisers run in text order.
+    private static readonly string[] ChromiumNames = ["chromium", "chromium-browser", "google-chrome"];
     private static readonly string? Chromium = FindChromium();
     private static string? _plotlyJs;
 
@@ -94,7 +96,7 @@ internal static partial class StaticChartImage
     }
 
     private static string? FindChromium() =>
-        new[] { "chromium", "chromium-browser", "google-chrome" }
+        ChromiumNames
             .SelectMany(name => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, name)))
             .FirstOrDefault(File.Exists);
 

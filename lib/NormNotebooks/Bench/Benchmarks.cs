@@ -39,7 +39,9 @@ public sealed record BenchEnvironment(string Cpu, string KernelIsa, int Threads,
 public sealed record BenchReport(BenchEnvironment Environment, double CopyBandwidthGBps, IReadOnlyList<BenchCase> Cases)
 {
     /// <summary>The report as JSON.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });
+    public string ToJson() => JsonSerializer.Serialize(this, Indented);
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <summary>A case by suite and name.</summary>
     public BenchCase Case(string suite, string name) => Cases.FirstOrDefault(c => c.Suite == suite && c.Name == name)

@@ -82,6 +82,7 @@ public sealed class CharDataset
     /// Samples <paramref name="batchSize"/> windows of <paramref name="context"/> characters from a stream, at
     /// offsets drawn from <paramref name="generator"/>; returns inputs x [B, T] and next-character targets y [B, T] (int64).
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "A dataset's operation: callers write data.SampleBatch(data.Train, …), as they do with its other members.")]
     public (Tensor X, Tensor Y) SampleBatch(int[] stream, int batchSize, int context, Generator? generator = null, Device? device = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);

@@ -121,6 +121,8 @@ public sealed class PreCrmsTransformer : nn.Module<Tensor, Tensor>
 /// <summary>Pre-RMSNorm → Pre-CRMSNorm (Jiang et al. 2023, §3.3).</summary>
 public static class PreCrmsNormConversion
 {
+    private static readonly string[] EmbeddingWeights = ["tok_emb.weight", "pos_emb.weight"];
+
     /// <summary>The Pre-CRMSNorm model equivalent to <paramref name="preRms"/>, a model returned by <see cref="PreRmsNormConversion.Convert"/>
     /// (gain-free RMSNorm on a zero-mean residual stream).</summary>
     public static PreCrmsTransformer Convert(CharTransformer preRms)
@@ -133,7 +135,7 @@ public static class PreCrmsNormConversion
         var d = config.Width;
         using var _ = no_grad();
         var unitGains = source.Where(p => p.Key.Contains("norm", StringComparison.Ordinal)).All(p => p.Value.eq(1).all().ToBoolean());
-        var writers = new[] { "tok_emb.weight", "pos_emb.weight" }.Select(n => source[n].mean([-1L]))
+        var writers = EmbeddingWeights.Select(n => source[n].mean([-1L]))
             .Concat(Enumerable.Range(0, config.Depth).SelectMany(i => new[] { $"blocks.{i}.attn.proj", $"blocks.{i}.mlp.proj" })
                 .SelectMany(n => new[] { source[n + ".weight"].mean([0L]), source[n + ".bias"].mean().reshape(1) }));
         var worstMean = writers.Max(m => m.abs().max().ToDouble());

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -36,10 +37,10 @@ public sealed record TrainingProgress(int Step, int Steps, double Loss, double? 
         if (Name.Length > 0)
             line.Append(Name).Append(' ');
         line.Append('[').Append('#', filled).Append('.', width - filled).Append("] ")
-            .Append($"step {Step}/{Steps}  loss {Loss:F3}");
+            .Append(CultureInfo.InvariantCulture, $"step {Step}/{Steps}  loss {Loss:F3}");
         if (ValidationLoss is { } validation)
-            line.Append($"  val {validation:F3}");
-        line.Append($"  {Throughput:N0} {Unit}/s  ETA {Eta:m\\:ss}");
+            line.Append(CultureInfo.InvariantCulture, $"  val {validation:F3}");
+        line.Append(CultureInfo.InvariantCulture, $"  {Throughput:N0} {Unit}/s  ETA {Eta:m\\:ss}");
         return line.ToString();
     }
 }

@@ -14,7 +14,7 @@ public sealed class RunnerBadInputTests : IDisposable
 
     public void Dispose() => _scratch.Dispose();
 
-    private void AssertRejected(string path, params string[] expected)
+    private static void AssertRejected(string path, params string[] expected)
     {
         var before = File.ReadAllBytes(path);
         var (exit, stdout, stderr) = Run(path);
