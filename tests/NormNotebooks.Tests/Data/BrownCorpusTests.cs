@@ -4,6 +4,7 @@ using NormNotebooks.Tests.Support;
 
 namespace NormNotebooks.Tests.Data;
 
+[Trait("Category", "Data")]
 public sealed class BrownCorpusTests
 {
     private static readonly Lazy<IReadOnlyList<BrownDocument>> Documents = new(() => TestData.Brown);

@@ -50,6 +50,7 @@ public sealed class CharDatasetTests
     }
 
     [Fact]
+    [Trait("Category", "Data")]
     public void BrownCharacters_HaveAVocabularyOfPrintableAscii()
     {
         var data = new CharDataset(TestData.Brown.Select(d => d.Text).ToList());

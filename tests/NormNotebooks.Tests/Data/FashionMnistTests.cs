@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace NormNotebooks.Tests.Data;
 
+[Trait("Category", "Data")]
 public sealed class FashionMnistTests
 {
     private static readonly Lazy<(FashionMnistSplit Train, FashionMnistSplit Test)> Real = new(() => TestData.FashionMnistData);

@@ -44,6 +44,7 @@ public sealed class VisionModelsTests
     }
 
     [Fact]
+    [Trait("Category", "Data")]
     public void SmallCnn_LearnsFashionMnist_InAFewSteps()
     {
         var (train, _) = TestData.FashionMnistData;

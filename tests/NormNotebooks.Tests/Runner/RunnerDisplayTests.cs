@@ -6,6 +6,7 @@ using static NormNotebooks.Tests.Support.NotebookScratch;
 namespace NormNotebooks.Tests.Runner;
 
 /// <summary>Tables of records and tuples, and Plotly.NET charts (interactive HTML plus a static PNG where Chromium exists).</summary>
+[Trait("Category", "Packages")]
 public sealed class RunnerDisplayTests : IClassFixture<RunnerDisplayTests.Executed>
 {
     public sealed class Executed : IDisposable

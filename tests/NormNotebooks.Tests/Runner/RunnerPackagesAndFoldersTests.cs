@@ -6,6 +6,7 @@ using static NormNotebooks.Tests.Support.NotebookScratch;
 
 namespace NormNotebooks.Tests.Runner;
 
+[Trait("Category", "Packages")]
 public sealed class RunnerPackagesAndFoldersTests : IDisposable
 {
     private readonly NotebookScratch _scratch = new();

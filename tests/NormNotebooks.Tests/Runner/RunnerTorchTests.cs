@@ -9,6 +9,7 @@ using static NormNotebooks.Tests.Support.NotebookScratch;
 namespace NormNotebooks.Tests.Runner;
 
 /// <summary>TorchSharp inside a notebook: #r "nuget: TorchSharp-cpu" plus the library loads natively (patched where needed), and tensors display abbreviated.</summary>
+[Trait("Category", "Packages")]
 public sealed class RunnerTorchTests
 {
     [Fact]
