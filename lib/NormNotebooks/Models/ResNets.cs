@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Norms;
+using NormNotebooks.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -44,7 +45,7 @@ public sealed class SmallResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
         var options = new NormOptions { Layout = NormLayout.ChannelsFirst };
         nn.Module<Tensor, Tensor> Conv(long i, long o, long k, long s) => weightStandardization
             ? new WeightStandardizedConv2d(i, o, k, stride: s, padding: k / 2, bias: norm == "none")
-            : nn.Conv2d(i, o, k, stride: s, padding: k / 2, bias: norm == "none");
+            : new PaddedConv2d(i, o, k, stride: s, padding: k / 2, bias: norm == "none");
         nn.Module<Tensor, Tensor> Norm(long c) => NormFactory.Create(norm, c, options);
         _stem = nn.Sequential(("conv", Conv(1, widths[0], 3, 1)), ("norm", Norm(widths[0])), ("act", Activations.Create(activation)));
         var blocks = new List<BasicBlock>();

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Norms;
+using NormNotebooks.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -100,7 +101,7 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
         {
             modules.Add(($"conv{i}", weightStandardization
                 ? new WeightStandardizedConv2d(previous, widths[i], 3, padding: 1, bias: norm == "none")
-                : nn.Conv2d(previous, widths[i], 3, padding: 1, bias: norm == "none")));
+                : new PaddedConv2d(previous, widths[i], 3, padding: 1, bias: norm == "none")));
             if (norm != "none")
                 modules.Add(($"norm{i}", NormFactory.Create(norm, widths[i], options)));
             if (!normActivation)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using NormNotebooks.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -74,7 +75,7 @@ public sealed class ScaledWSConv2d : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return nn.functional.conv2d(x, StandardizedWeight(), _bias, strides: [Stride, Stride], padding: [Padding, Padding]).MoveToOuterDisposeScope();
+        return PaddedConvolution.Conv2d(x, StandardizedWeight(), _bias, Stride, Padding).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

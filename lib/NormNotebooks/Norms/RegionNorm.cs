@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using NormNotebooks.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -113,9 +114,9 @@ public sealed class RegionNormL : nn.Module<Tensor, Tensor>
 {
     private const double Threshold = 0.8;
 
-    [ComponentName(Name = "importance")] private Conv2d _importance;
-    [ComponentName(Name = "gamma")] private Conv2d _gamma;
-    [ComponentName(Name = "beta")] private Conv2d _beta;
+    [ComponentName(Name = "importance")] private PaddedConv2d _importance;
+    [ComponentName(Name = "gamma")] private PaddedConv2d _gamma;
+    [ComponentName(Name = "beta")] private PaddedConv2d _beta;
 
     /// <summary>An RN-L over <paramref name="channels"/> channels, with a 7×7 importance conv (2 → 1, no bias) and 7×7 γ and β convs (1 → 1) in TorchSharp's default initialisation.</summary>
     /// <param name="channels">Number C of channels (axis 1 of [N, C, H, W]).</param>
@@ -126,9 +127,9 @@ public sealed class RegionNormL : nn.Module<Tensor, Tensor>
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
         (Channels, Eps) = (channels, eps);
-        _importance = nn.Conv2d(2, 1, 7, padding: 3, bias: false, device: device, dtype: dtype);
-        _gamma = nn.Conv2d(1, 1, 7, padding: 3, device: device, dtype: dtype);
-        _beta = nn.Conv2d(1, 1, 7, padding: 3, device: device, dtype: dtype);
+        _importance = new PaddedConv2d(2, 1, 7, padding: 3, bias: false, device: device, dtype: dtype);
+        _gamma = new PaddedConv2d(1, 1, 7, padding: 3, device: device, dtype: dtype);
+        _beta = new PaddedConv2d(1, 1, 7, padding: 3, device: device, dtype: dtype);
         RegisterComponents();
     }
 

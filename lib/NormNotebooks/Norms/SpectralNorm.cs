@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using NormNotebooks.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -113,7 +114,7 @@ public sealed class SpectralNorm : nn.Module<Tensor, Tensor>
         var weight = NormalizedWeight();
         var y = WeightShape.Length == 2
             ? nn.functional.linear(x, weight, _bias)
-            : nn.functional.conv2d(x, weight, _bias, strides: [Stride, Stride], padding: [Padding, Padding]);
+            : PaddedConvolution.Conv2d(x, weight, _bias, Stride, Padding);
         return y.MoveToOuterDisposeScope();
     }
 

@@ -56,20 +56,10 @@ public sealed class ResNetTests
         var labels = randint(0, 4, [256], dtype: int64);
         var images = centres.index_select(0, labels) + 0.5 * randn(256, 1, 28, 28);
         var data = new LabelledTensors(images, labels);
-        // One libtorch thread: libtorch 2.10's float32 NCHW conv2d returns NaN in ∂x with two threads for small-channel shapes
-        // such as [32, 8, 28, 28] 3×3 (seen here in 5 of 5 tries), which is a libtorch defect, not this model's.
-        var threads = get_num_threads();
-        set_num_threads(1);
-        TrainingResult result;
-        try
-        {
-            result = ClassificationTrainer.Train("nf", new NfResNet(classes: 4, widths: [8, 16]), data, data,
-                new TrainingConfig(30, BatchSize: 32, LearningRate: 3e-3, WeightDecay: 0, EvaluationBatches: 0));
-        }
-        finally
-        {
-            set_num_threads(threads);
-        }
+        // Widths 8 and 16: the 8-channel convolutions are the ones libtorch's oneDNN gets wrong (PaddedConvolution), so this run
+        // diverged with NaN gradients in about half of its seeds before the library padded them.
+        var result = ClassificationTrainer.Train("nf", new NfResNet(classes: 4, widths: [8, 16]), data, data,
+            new TrainingConfig(30, BatchSize: 32, LearningRate: 3e-3, WeightDecay: 0, EvaluationBatches: 0));
         Assert.False(result.Diverged, result.DivergenceReason);
         Assert.True(result.FinalValidationAccuracy > 0.9, $"accuracy {result.FinalValidationAccuracy:P1}");
     }
