@@ -162,4 +162,18 @@ public sealed class NormKernelTests
         Assert.Equal(NormImplementation.Fused, new LayerNorm(8, implementation: NormImplementation.Fused).Implementation);
         Assert.Equal(NormImplementation.Torch, new RmsNorm(8, implementation: NormImplementation.Torch).Implementation);
     }
+
+    [Fact]
+    public void LayerNormFunction_LeavesNoTensorsNodesOrHeapBehind()
+    {
+        var (gamma, beta) = (ones(511).requires_grad_(), zeros(511).requires_grad_());
+        LeakCheck.AssertNoLeaks("LayerNormFunction", () => FusedNorms.LayerNorm(randn(256, 511).requires_grad_(), gamma, beta, 1e-5));
+    }
+
+    [Fact]
+    public void RmsNormFunction_LeavesNoTensorsNodesOrHeapBehind()
+    {
+        var gamma = ones(511).requires_grad_();
+        LeakCheck.AssertNoLeaks("RmsNormFunction", () => FusedNorms.RmsNorm(randn(256, 511).requires_grad_(), gamma, 1e-6));
+    }
 }

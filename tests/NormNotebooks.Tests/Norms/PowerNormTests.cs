@@ -207,4 +207,12 @@ public sealed class PowerNormTests
         }
         Assert.True(norm.RunningNu.abs().max().item<double>() > 1e-2, "ν should have moved away from 0, or the test checks nothing");
     }
+
+    [Fact]
+    public void PowerFunction_LeavesNoTensorsNodesOrHeapBehind()
+    {
+        // Warm-up ends during the check's own warm-up passes, so the counted passes normalise by the running ψ².
+        var norm = new PowerNorm(511, warmupIterations: 5);
+        LeakCheck.AssertNoLeaks("PowerFunction", () => norm.forward(randn(256, 511).requires_grad_()));
+    }
 }

@@ -91,4 +91,12 @@ public sealed class UnifiedNormTests
         norm.forward(Inputs.Random([64, 4], ScalarType.Float64, seed: 200, mean: 0, scale: 30));
         Assert.Equal(1, norm.Skipped);
     }
+
+    [Fact]
+    public void UnifiedFunction_LeavesNoTensorsNodesOrHeapBehind()
+    {
+        // Warm-up 0 and filtration on: after the first M steps every pass smooths over the window and tests for outliers.
+        var norm = new UnifiedNorm(511, warmupIterations: 0, outlierFiltration: true);
+        LeakCheck.AssertNoLeaks("UnifiedFunction", () => norm.forward(randn(256, 511).requires_grad_()));
+    }
 }
