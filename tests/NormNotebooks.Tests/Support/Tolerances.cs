@@ -13,6 +13,16 @@ internal static class Tolerances
     /// <summary>float64 results against a float64 reference written from the equation.</summary>
     public const double Float64 = 1e-10;
 
+    /// <summary>float32 machine epsilon, 2⁻²³: the gap between 1 and the next float32 (twice the unit roundoff of round-to-nearest).</summary>
+    public const double Float32Epsilon = 1.0 / (1 << 23);
+
+    /// <summary>
+    /// Relative error bound of a float32 sum of <paramref name="terms"/> values, n·2⁻²³: recursive summation errs by at most
+    /// (n − 1)·u·Σ|xᵢ| with u = 2⁻²⁴ (Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed., §4.2); n·2⁻²³ = 2n·u also
+    /// covers rounding the n inputs to float32. Used for float32 results compared with float64 ones where a reduction of n values dominates.
+    /// </summary>
+    public static double Float32Sum(long terms) => terms * Float32Epsilon;
+
     /// <summary>
     /// Relative gap allowed between one sample statistic summed in two orders (a two-pass standard deviation against MathNet's
     /// one-pass one on centred values; a percentile at (n − 1)τ against one at (n − 1)τ + 1): both are within a few ε of the
