@@ -57,21 +57,12 @@ public sealed class ResNetTests
         var labels = randint(0, 4, [256], dtype: int64);
         var images = centres.index_select(0, labels) + 0.5 * randn(256, 1, 28, 28);
         var data = new LabelledTensors(images, labels);
-        // One libtorch thread: libtorch 2.10's float32 NCHW conv2d returns NaN in ∂x with two threads for small-channel shapes
-        // such as [32, 8, 28, 28] 3×3 (seen here in 5 of 5 tries), which is a libtorch defect, not this model's.
-        var threads = get_num_threads();
-        set_num_threads(1);
-        TrainingResult result;
-        try
-        {
-            result = ClassificationTrainer.Train("nf", new NfResNet(classes: 4, widths: [8, 16]), data, data,
-                new TrainingConfig(30, BatchSize: 32, LearningRate: 3e-3, WeightDecay: 0, EvaluationBatches: 0));
-        }
-        finally
-        {
-            set_num_threads(threads);
-        }
+        // Widths of 16 or more: libtorch 2.10's float32 CPU conv2d gives a wrong ∂x, at times NaN, with fewer than 16 output channels (one
+        // oneDNN block; see DeviceDtypeMatrixTests.ConvolutionOutputs). One thread, the workaround this test had, leaves ∂x finite but
+        // wrong, and still gave a NaN gradient at step 17 once.
+        var result = ClassificationTrainer.Train("nf", new NfResNet(classes: 4, widths: [16, 16]), data, data,
+            new TrainingConfig(30, BatchSize: 32, LearningRate: 3e-3, WeightDecay: 0, EvaluationBatches: 0));
         Assert.False(result.Diverged, result.DivergenceReason);
-        Assert.True(result.FinalValidationAccuracy > 0.9, $"accuracy {result.FinalValidationAccuracy:P1}");
+        Assert.True(result.FinalValidationAccuracy > 0.9, $"accuracy {result.FinalValidationAccuracy:P1}");   // measured 93.4%
     }
 }
