@@ -11,8 +11,9 @@ namespace NormNotebooks.Kernels;
 /// channels in blocks of 16; when the output channels are not a multiple of 16, the gradient with respect to the input
 /// (<c>backward_data</c>) reads the block's padding uninitialised, so ∂L/∂x is NaN or silently wrong. Measured on this project's
 /// AMD EPYC (Zen 4), float32, against a float64 reference over 60 seeds each: 16 → 24 channels wrong in 60 of 60, 1 → 1 (7×7) in
-/// 60 of 60 (20 NaN), 8 → 8 in 89 of 100 (81 NaN); 16, 32, 48 and 64 output channels and every float64 case exact; with
-/// <c>DNNL_MAX_CPU_ISA=AVX2</c> all exact, but convolutional training steps 1.3–8× slower, and without oneDNN 2–6× slower.
+/// 60 of 60 (20 NaN), 8 → 8 in 89 of 100 (81 NaN); 16, 32, 48 and 64 output channels and every float64 case exact. Restricting
+/// oneDNN to AVX2 (<c>DNNL_MAX_CPU_ISA=AVX2</c>, blocks of 8) is no fix: 2 → 1 (7×7) and 8 → 6 stay wrong in 40 of 40, and
+/// convolutional training steps get 1.3–8× slower; without oneDNN they are 2–6× slower.
 /// So the output channels are padded here with zero filters to the next multiple of 16 and the extra channels cut off again: the
 /// gradient that reaches oneDNN is then defined everywhere (zeros in the extra channels), the result is the same convolution, and
 /// the cost is the extra filters' arithmetic, only for float32 on the CPU and only when the count is not a multiple of 16.

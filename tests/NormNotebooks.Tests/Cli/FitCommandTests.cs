@@ -40,6 +40,8 @@ public sealed class FitCommandTests : IDisposable
         Assert.True(exit == 0, stderr);
         using var json = JsonDocument.Parse(stdout);
         var beta = json.RootElement.GetProperty("parameters").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "beta");
+        // The CSV's runs follow Chinchilla's fit (β = 0.285) with 0.5% noise; measured 0.305. The bar checks the CLI read the columns;
+        // the fit's own accuracy is ScalingFitterTests'.
         Assert.InRange(beta.GetProperty("value").GetDouble(), 0.2, 0.4);
         Assert.True(json.RootElement.GetProperty("converged").GetBoolean());
     }

@@ -16,7 +16,10 @@ public sealed class Int8KernelTests
         var (q, scale) = Int8Matmul.QuantizeRows(x);
         Assert.Equal(ScalarType.Int8, q.dtype);
         var restored = q.to(float32) * scale.unsqueeze(1);
-        var halfStep = scale.unsqueeze(1) / 2 * (1 + 1e-6);
+        // Measured: the worst element lands at 0.9968 of the half step; the slack 1e-6 is for an element exactly on a half step, whose
+        // float32 product q·scale may round past it.
+        const double roundingSlack = 1e-6;
+        var halfStep = scale.unsqueeze(1) / 2 * (1 + roundingSlack);
         Assert.True((restored - x).abs().le(halfStep).all().ToBoolean());
         Assert.Equal(127, q.abs().amax([1L])[0].ToInt32());  // each non-zero row uses the full range
         Assert.Equal(1f, scale[4].ToSingle());
@@ -45,7 +48,7 @@ public sealed class Int8KernelTests
         var w = randn(9, 40, generator: new Generator(5));
         var (product, outliers) = Int8Matmul.Decomposed(x, w, threshold: 0);
         Assert.Equal(40, outliers);
-        Assert.True(product.allclose(x.matmul(w.t()), rtol: 1e-6, atol: 1e-6));
+        Assert.True(product.allclose(x.matmul(w.t()), rtol: 0, atol: 0));   // every column is an outlier: Decomposed returns x·Wᵀ itself
     }
 
     [Fact]

@@ -46,7 +46,8 @@ public sealed class CharGruTests
         var (states, _) = gru.forward(Param(model, "_embedding.weight")[tokens], zeros(1, 3, 5, dtype: float64));
         var head = Param(model, "_head.weight");
         var expected = states.matmul(head.t()) + Param(model, "_head.bias");
-        Tolerances.AssertClose(expected, model.forward(tokens), 1e-12, what: "plain CharGru vs nn.GRU");
+        // Each of the 9 steps sums over the 6 inputs and the 5 hidden units, in libtorch's order and ours.
+        Tolerances.AssertCloseNormwise(expected, model.forward(tokens), Tolerances.Float64Sum(9 * (6 + 5)), what: "plain CharGru vs nn.GRU");
     }
 
     [Fact]
@@ -71,7 +72,7 @@ public sealed class CharGruTests
             h = (1 - z) * n + z * h;
             logits.Add(h.matmul(P("_head.weight").t()) + P("_head.bias"));
         }
-        Tolerances.AssertClose(stack(logits, 1), model.forward(tokens), 1e-12, what: "LN-GRU vs a hand-written loop");
+        Tolerances.AssertCloseNormwise(stack(logits, 1), model.forward(tokens), Tolerances.Float64Sum(9 * (6 + 5)), what: "LN-GRU vs a hand-written loop");
         Assert.Equal(2, model.NormCallsPerStep);
     }
 
@@ -84,8 +85,9 @@ public sealed class CharGruTests
         var changed = tokens.clone();
         changed[.., 5] = (changed[.., 5] + 1) % 11;
         var (a, b) = (model.forward(tokens), model.forward(changed));
-        Tolerances.AssertClose(a[.., ..5], b[.., ..5], 1e-12, what: "positions before the change");
-        Assert.True((a[.., 5..] - b[.., 5..]).abs().max().ToDouble() > 1e-6);
+        Tolerances.AssertClose(a[.., ..5], b[.., ..5], Tolerances.Exact, what: "positions before the change");   // the same recurrence on the same inputs
+        const double changeEffect = 1e-6;   // measured: the later logits move by up to 0.42
+        Assert.True((a[.., 5..] - b[.., 5..]).abs().max().ToDouble() > changeEffect);
         Assert.Throws<ArgumentException>(() => model.forward(zeros(9, dtype: ScalarType.Int64)));
         var error = Assert.Throws<ArgumentException>(() => new CharGru(new GruConfig(11, Norm: "nonorm")));
         Assert.Contains("nonorm", error.Message);
@@ -100,7 +102,7 @@ public sealed class CharGruTests
         var result = LanguageModelTrainer.Train("gru", new CharGru(new GruConfig(data.VocabularySize, 24, 32, "rmsnorm")), data,
             new TrainingConfig(60, BatchSize: 8, Context: 24, LearningRate: 1e-2, WarmupSteps: 5, Seed: 7, ValidationCharacters: 500));
         Assert.False(result.Diverged, result.DivergenceReason);
-        Assert.True(result.Steps[^1].Loss < 0.6 * result.Steps[0].Loss, $"loss {result.Steps[0].Loss:F3} → {result.Steps[^1].Loss:F3}");
+        Assert.True(result.Steps[^1].Loss < 0.6 * result.Steps[0].Loss, $"loss {result.Steps[0].Loss:F3} → {result.Steps[^1].Loss:F3}");   // measured ratio 0.056
         Assert.Contains("CharGru", result.ModelDescription);
     }
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Models;
-using NormNotebooks.Training;
 using NormNotebooks.Tests.Support;
+using NormNotebooks.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,11 +23,15 @@ public sealed class PreRmsNormConversionTests
         return model;
     }
 
+    /// <summary>The conversions change each norm's arithmetic, not the maths: the logits differ by the rounding of the width-32 sums.</summary>
+    private static double WidthSum(ScalarType dtype) => dtype == ScalarType.Float64 ? Tolerances.Float64Sum(32) : Tolerances.Float32Sum(32);
+
     [Theory]
-    [InlineData(ScalarType.Float64, 1e-10)]
-    [InlineData(ScalarType.Float32, 1e-4)]
-    public void ConvertedModel_GivesTheSameLogits(ScalarType dtype, double tolerance)
+    [InlineData(ScalarType.Float64)]
+    [InlineData(ScalarType.Float32)]
+    public void ConvertedModel_GivesTheSameLogits(ScalarType dtype)
     {
+        var tolerance = WidthSum(dtype);
         using var scope = NewDisposeScope();
         var preLn = PreLnWithTrainedLookingNorms(dtype);
         var preRms = PreRmsNormConversion.Convert(preLn);
@@ -45,7 +49,7 @@ public sealed class PreRmsNormConversionTests
         var worst = 0.0;
         preRms.BlockOutput = (_, x) => worst = Math.Max(worst, (x.mean([-1L]).abs() / x.square().mean([-1L]).sqrt()).max().item<double>());
         preRms.forward(randint(0, 13, [2, 16], dtype: ScalarType.Int64));
-        Assert.True(worst < 1e-10, $"|mean| / rms of the residual stream reached {worst:E2}");
+        Assert.True(worst <= Tolerances.Float64Sum(32), $"|mean| / rms of the residual stream reached {worst:E2}");   // a mean over the width of 32
     }
 
     [Fact]
@@ -56,10 +60,11 @@ public sealed class PreRmsNormConversionTests
     }
 
     [Theory]
-    [InlineData(ScalarType.Float64, 1e-10)]
-    [InlineData(ScalarType.Float32, 1e-4)]
-    public void CompressedModel_GivesTheSameLogits_WithAResidualStreamOneNarrower(ScalarType dtype, double tolerance)
+    [InlineData(ScalarType.Float64)]
+    [InlineData(ScalarType.Float32)]
+    public void CompressedModel_GivesTheSameLogits_WithAResidualStreamOneNarrower(ScalarType dtype)
     {
+        var tolerance = WidthSum(dtype);
         using var scope = NewDisposeScope();
         var preRms = PreRmsNormConversion.Convert(PreLnWithTrainedLookingNorms(dtype));
         var compressed = PreCrmsNormConversion.Convert(preRms);
@@ -88,7 +93,9 @@ public sealed class PreRmsNormConversionTests
         var preLn = Train(config);
         var preRms = Train(config with { Norm = "rmsnorm-affine", CentredWriters = true });
         var worst = preLn.Steps.Zip(preRms.Steps, (a, b) => Math.Abs(a.Loss - b.Loss)).Max();
-        Assert.True(worst < 1e-9, $"largest per-step loss difference {worst:E2}");
+        // Measured 8.9e-16, a few ulps of a loss near 2.6, over the 20 steps; 1e-9 leaves room for rounding differences growing with training.
+        const double trainingDrift = 1e-9;
+        Assert.True(worst < trainingDrift, $"largest per-step loss difference {worst:E2}");
         Assert.Throws<ArgumentException>(() => new CharTransformer(config with { Placement = NormPlacement.PostLN, CentredWriters = true }));
     }
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Data;
-using NormNotebooks.Tests.Support;
 using NormNotebooks.Models;
 using NormNotebooks.Norms;
+using NormNotebooks.Tests.Support;
 using static TorchSharp.torch;
 
 namespace NormNotebooks.Tests.Models;
@@ -38,7 +38,9 @@ public sealed class VisionModelsTests
         var mlp = new Mlp(784, 10, width: 512, depth: 2, activation: "selu", dropout: 0.05);
         Assert.Equal([5L, 10], mlp.forward(randn(5, 1, 28, 28)).shape);
         var first = mlp.named_parameters().First(p => p.name == "layers.fc0.weight").parameter;
-        Assert.InRange(first.std().item<float>(), 0.9 / Math.Sqrt(784), 1.1 / Math.Sqrt(784));
+        // LeCun normal: the sample std of n draws from N(0, 1/784) has relative standard error 1/√(2n).
+        var relativeBar = Tolerances.StandardErrors / Math.Sqrt(2.0 * first.numel());
+        Assert.InRange(first.std().item<float>() * Math.Sqrt(784), 1 - relativeBar, 1 + relativeBar);
         Assert.Contains(mlp.modules(), m => m is NormNotebooks.Norms.AlphaDropout);
         Assert.Contains("Unknown activation 'swishy'", Assert.Throws<ArgumentException>(() => new Mlp(4, 2, activation: "swishy")).Message);
     }
@@ -64,6 +66,6 @@ public sealed class VisionModelsTests
             optimizer.step();
             losses.Add(loss.item<float>());
         }
-        Assert.True(losses.TakeLast(5).Average() < 0.6 * losses.Take(5).Average(), $"loss {losses[0]:F3} → {losses[^1]:F3}");
+        Assert.True(losses.TakeLast(5).Average() < 0.6 * losses.Take(5).Average(), $"loss {losses[0]:F3} → {losses[^1]:F3}");   // measured ratio 0.48
     }
 }

@@ -22,7 +22,9 @@ public sealed class BatchFamilyTests
         Tolerances.AssertClose(plain.RunningVar, ghost.Norm.RunningVar, Tolerances.Float64, what: "running variance");
         Assert.Equal(3L, ghost.Norm.NumBatchesTracked.item<long>());   // one per ghost batch, as the reference's one forward per chunk
         var whole = new BatchNorm(4, dtype: ScalarType.Float64).forward(x);
-        Assert.True((whole - ghost.forward(x)).abs().max().item<double>() > 1e-3, "ghost statistics must differ from whole-batch ones");
+        // Measured: ghost batches of 8 move the output by up to 1.02 from whole-batch statistics; the bar is a thousandth of that.
+        const double ghostEffect = 1e-3;
+        Assert.True((whole - ghost.forward(x)).abs().max().item<double>() > ghostEffect, "ghost statistics must differ from whole-batch ones");
     }
 
     [Fact]
@@ -39,7 +41,8 @@ public sealed class BatchFamilyTests
         var batchStage = nn.functional.batch_norm(x, zeros(8, dtype: float64), ones(8, dtype: float64), training: true);
         var grouped = nn.functional.group_norm(batchStage, 2, eps: 1e-5).reshape(3, 2, -1);
         var expected = (grouped * tensor(new[] { 1.5, 0.5 }, float64).view(1, 2, 1) + tensor(new[] { 0.25, -1.0 }, float64).view(1, 2, 1)).reshape(x.shape);
-        Tolerances.AssertClose(expected, bcn.forward(x), 1e-9);
+        // Statistics over N·H·W = 48 (batch stage) and C/G·H·W = 64 (channel stage) values, summed in another order than libtorch's.
+        Tolerances.AssertCloseNormwise(expected, bcn.forward(x), Tolerances.Float64Sum(64));
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed class PowerNormTests
         var meanSquare = x.reshape(5, 3, 4).square().mean([-1L]);
         // Exactly 1 but for ε: √(m/(m + 1e-5)) for a group whose input mean square is m.
         Tolerances.AssertClose((meanSquare / (meanSquare + 1e-5)).sqrt(), rms, Tolerances.Float64, what: "per-group RMS");
-        Assert.True((rms - 1).abs().max().item<double>() < 1e-4);
+        Assert.True((rms - 1).abs().max().item<double>() <= 1e-5 / (2 * meanSquare.min().item<double>()));   // 1 − √(m/(m + ε)) ≤ ε/(2m)
     }
 
     [Fact]
@@ -72,7 +72,8 @@ public sealed class PowerNormTests
         // Autograd's exact gradient of x/√(mean(x²) + ε) has a batch-coupling term that the approximation drops.
         var exactInput = x.detach().clone().requires_grad_();
         (exactInput / (exactInput.square().mean([0L]) + Eps).sqrt()).backward([upstream]);
-        Assert.True((exactInput.grad! - x.grad!).abs().max().item<double>() > 1e-3, "the approximate backward should differ from autograd's");
+        const double couplingEffect = 1e-3;   // measured: the two gradients differ by up to 1.55 here
+        Assert.True((exactInput.grad! - x.grad!).abs().max().item<double>() > couplingEffect, "the approximate backward should differ from autograd's");
     }
 
     [Fact]
@@ -88,7 +89,7 @@ public sealed class PowerNormTests
         PowerNorm.ApproximateNormalise(x, batchPhi, batchPhi, zeros(3, dtype: float64), Eps, 0.9).backward([upstream]);
         var exact = x.detach().clone().requires_grad_();
         (exact / (exact.square().mean([0L]) + Eps).sqrt()).backward([upstream]);
-        Tolerances.AssertClose(exact.grad!, x.grad!, 1e-9);
+        Tolerances.AssertCloseNormwise(exact.grad!, x.grad!, Tolerances.Float64Sum(8));   // ψ²_B and the coupling term sum over 8 tokens
     }
 
     [Fact]
@@ -105,7 +106,8 @@ public sealed class PowerNormTests
             norm.forward(Inputs.Random([4, 5, 6], ScalarType.Float64, seed: 30 + i));
         norm.eval();
         var x = Inputs.Random([2, 5, 6], ScalarType.Float64, seed: 40);
-        Tolerances.AssertClose(norm.GroupScale(x) * norm.FoldedScale() + norm.Bias.detach(), norm.forward(x), 1e-12);
+        // The group mean over 3 features, then the same three factors in another order.
+        Tolerances.AssertCloseNormwise(norm.GroupScale(x) * norm.FoldedScale() + norm.Bias.detach(), norm.forward(x), Tolerances.Float64Sum(3));
         Assert.Equal(3, norm.Iterations);
     }
 
@@ -205,6 +207,15 @@ public sealed class PowerNormTests
                 norm.Bias.sub_(0.1 * norm.Bias.grad!);
             }
         }
-        Assert.True(norm.RunningNu.abs().max().item<double>() > 1e-2, "ν should have moved away from 0, or the test checks nothing");
+        const double nuMoved = 1e-2;   // measured: ν reaches 0.20 after the six steps
+        Assert.True(norm.RunningNu.abs().max().item<double>() > nuMoved, "ν should have moved away from 0, or the test checks nothing");
+    }
+
+    [Fact]
+    public void PowerFunction_LeavesNoTensorsNodesOrHeapBehind()
+    {
+        // Warm-up ends during the check's own warm-up passes, so the counted passes normalise by the running ψ².
+        var norm = new PowerNorm(511, warmupIterations: 5);
+        LeakCheck.AssertNoLeaks("PowerFunction", () => norm.forward(randn(256, 511).requires_grad_()));
     }
 }

@@ -54,13 +54,15 @@ public sealed class UnifiedNormTests
         Tolerances.AssertClose(running, norm.RunningVar, Tolerances.Float64, what: "r ← 0.9 r + 0.1 s");
         norm.eval();
         var x = Inputs.Random([2, 3, 4], ScalarType.Float64, seed: 9);
-        Tolerances.AssertClose(x * norm.FoldedScale() + norm.Bias.detach(), norm.forward(x), 1e-12, what: "eval = folded affine");
+        // x/√(r + ε)·γ + β against x·(γ/√(r + ε)) + β: the same three factors in another order, no reduction.
+        Tolerances.AssertCloseNormwise(x * norm.FoldedScale() + norm.Bias.detach(), norm.forward(x), Tolerances.Float64Sum(3), what: "eval = folded affine");
 
         // Folding into the next linear layer: W·UN(x) + b == W′x + b′.
         var weight = Inputs.Random([5, 4], ScalarType.Float64, seed: 11);
         var bias = Inputs.Random([5], ScalarType.Float64, seed: 12);
         var (foldedWeight, foldedBias) = Reparameterize.FoldIntoLinear(norm.FoldedScale(), norm.Bias.detach(), weight, bias);
-        Tolerances.AssertClose(nn.functional.linear(norm.forward(x), weight, bias), nn.functional.linear(x, foldedWeight, foldedBias), 1e-10, what: "fused == unfused");
+        Tolerances.AssertCloseNormwise(nn.functional.linear(norm.forward(x), weight, bias), nn.functional.linear(x, foldedWeight, foldedBias), Tolerances.Float64Sum(3 + 4),
+            what: "fused == unfused");   // and the linear layer's sum over d = 4
     }
 
     [Fact]
@@ -90,5 +92,13 @@ public sealed class UnifiedNormTests
         Assert.Equal(0, norm.Skipped);
         norm.forward(Inputs.Random([64, 4], ScalarType.Float64, seed: 200, mean: 0, scale: 30));
         Assert.Equal(1, norm.Skipped);
+    }
+
+    [Fact]
+    public void UnifiedFunction_LeavesNoTensorsNodesOrHeapBehind()
+    {
+        // Warm-up 0 and filtration on: after the first M steps every pass smooths over the window and tests for outliers.
+        var norm = new UnifiedNorm(511, warmupIterations: 0, outlierFiltration: true);
+        LeakCheck.AssertNoLeaks("UnifiedFunction", () => norm.forward(randn(256, 511).requires_grad_()));
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Data;
 using NormNotebooks.Models;
+using NormNotebooks.Tests.Support;
 using NormNotebooks.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -25,12 +26,12 @@ public sealed class LanguageModelTrainerTests
     public void Schedule_WarmsUpLinearly_ThenDecays()
     {
         var config = new TrainingConfig(110, LearningRate: 1.0, WarmupSteps: 10);
-        Assert.Equal(0.1, config.LearningRateAt(0), 12);
-        Assert.Equal(1.0, config.LearningRateAt(9), 12);
-        Assert.Equal(1.0, config.LearningRateAt(10), 12);
-        Assert.Equal(0.5, config.LearningRateAt(60), 12);
-        Assert.Equal(0.5, (config with { Schedule = LearningRateSchedule.Linear }).LearningRateAt(60), 12);
-        Assert.Equal(1.0, (config with { Schedule = LearningRateSchedule.Constant }).LearningRateAt(100), 12);
+        Assert.Equal(0.1, config.LearningRateAt(0), Tolerances.ClosedFormDecimals);
+        Assert.Equal(1.0, config.LearningRateAt(9), Tolerances.ClosedFormDecimals);
+        Assert.Equal(1.0, config.LearningRateAt(10), Tolerances.ClosedFormDecimals);
+        Assert.Equal(0.5, config.LearningRateAt(60), Tolerances.ClosedFormDecimals);
+        Assert.Equal(0.5, (config with { Schedule = LearningRateSchedule.Linear }).LearningRateAt(60), Tolerances.ClosedFormDecimals);
+        Assert.Equal(1.0, (config with { Schedule = LearningRateSchedule.Constant }).LearningRateAt(100), Tolerances.ClosedFormDecimals);
     }
 
     [Fact]
@@ -39,7 +40,7 @@ public sealed class LanguageModelTrainerTests
         var result = LanguageModelTrainer.Train("tiny", Model(1), Tiny, Config(60));
         Assert.False(result.Diverged, result.DivergenceReason);
         Assert.Equal(60, result.Steps.Count);
-        Assert.True(result.Steps[^1].Loss < 0.6 * result.Steps[0].Loss, $"loss {result.Steps[0].Loss:F3} → {result.Steps[^1].Loss:F3}");
+        Assert.True(result.Steps[^1].Loss < 0.6 * result.Steps[0].Loss, $"loss {result.Steps[0].Loss:F3} → {result.Steps[^1].Loss:F3}");   // measured ratio 0.34
         Assert.NotNull(result.FinalValidationLoss);
         Assert.True(result.Throughput > 0 && result.ThroughputUnit == "tokens");
     }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Models;
+using NormNotebooks.Tests.Support;
 using NormNotebooks.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -39,10 +40,10 @@ public sealed class OptimizerTests
         using var sgd = Optimizers.Create([w], Config(OptimizerKind.Sgd, decay: 0.5));
         // step 1: g' = g + 0.5w = [0.5+0.5, 1+1] = [1, 2]; v = g'; w = [1, 2] − 0.1·[1, 2] = [0.9, 1.8]
         Step(sgd, w, new double[,] { { 0.5, 1 } }, 0.1);
-        Near([0.9, 1.8], w, 12);
+        Near([0.9, 1.8], w, Tolerances.ClosedFormDecimals);
         // step 2: g' = [0, 0] + 0.5·[0.9, 1.8] = [0.45, 0.9]; v = 0.9·[1, 2] + g' = [1.35, 2.7]; w = [0.9, 1.8] − 0.1·v = [0.765, 1.53]
         Step(sgd, w, new double[,] { { 0, 0 } }, 0.1);
-        Near([0.765, 1.53], w, 12);
+        Near([0.765, 1.53], w, Tolerances.ClosedFormDecimals);
     }
 
     [Fact]
@@ -63,7 +64,7 @@ public sealed class OptimizerTests
         using var sgdp = Optimizers.Create([w], Config(OptimizerKind.SgdP, decay: 0.01));
         // rows: cos = 1/√2 ≥ 0.0707; whole tensor: cos = 2/(√2·2) ≥ δ/√4 → no projection, full decay 1 − 0.1·0.01/0.1 = 0.99
         Step(sgdp, w, new double[,] { { 1, 1 }, { 1, 1 } }, 0.1);
-        Near([0.89, -0.1, -0.1, 0.89], w, 12);
+        Near([0.89, -0.1, -0.1, 0.89], w, Tolerances.ClosedFormDecimals);
     }
 
     [Fact]
@@ -74,7 +75,7 @@ public sealed class OptimizerTests
         // step 1: m̂/(√v̂ + ε) = g/(|g| + ε) ≈ sign(g) elementwise: rows [1, 1]; projection removes the part along w per row:
         // row 0 w = [1, 0] → [0, 1]; decay ratio 0.1: factor 1 − 0.01·0.1·0.1 = 0.9999; w = 0.9999·I − 0.01·[[0, 1], [1, 0]]
         Step(adamp, w, new double[,] { { 0.05, 1 }, { 1, 0.05 } }, 0.01);
-        Near([0.9999, -0.01, -0.01, 0.9999], w, 6);
+        Near([0.9999, -0.01, -0.01, 0.9999], w, 6);   // Adam's ε = 1e-8 puts g/(|g| + ε) off sign(g) by ≤ 2e-7; times lr 0.01: 2e-9
     }
 
     [Fact]
@@ -84,7 +85,7 @@ public sealed class OptimizerTests
         using var lars = Optimizers.Create([w], Config(OptimizerKind.Lars, decay: 0.1));
         // ‖w‖ = 5, ‖g‖ = 1: trust = 0.001·5/(1 + 0.1·5) = 1/300; v = (g + 0.1w)/300 = [0.9, 1.2]/300; w − v
         Step(lars, w, new double[,] { { 0.6, 0.8 } }, 1.0);
-        Near([3 - 0.003, 4 - 0.004], w, 12);
+        Near([3 - 0.003, 4 - 0.004], w, Tolerances.ClosedFormDecimals);
     }
 
     [Fact]
@@ -95,7 +96,7 @@ public sealed class OptimizerTests
         // step 1: r ≈ sign(g) = [1, 1]; u = r + 0.1w = [1.3, 1.4]; trust = 5/√(1.69 + 1.96); w − 0.01·trust·u
         var trust = 5 / Math.Sqrt(1.3 * 1.3 + 1.4 * 1.4);
         Step(lamb, w, new double[,] { { 0.6, 0.8 } }, 0.01);
-        Near([3 - 0.01 * trust * 1.3, 4 - 0.01 * trust * 1.4], w, 6);
+        Near([3 - 0.01 * trust * 1.3, 4 - 0.01 * trust * 1.4], w, 6);   // r ≈ sign(g) as above: off by ≤ 2e-9·trust
     }
 
     [Theory]
@@ -116,6 +117,6 @@ public sealed class OptimizerTests
         var config = new TrainingConfig(60, BatchSize: 64, LearningRate: rate, WeightDecay: 1e-4, Beta2: 0.999, Optimizer: kind, EvaluationBatches: 0);
         var result = ClassificationTrainer.Train(kind.ToString(), model, data, data, config);
         Assert.False(result.Diverged, result.DivergenceReason);
-        Assert.True(result.FinalValidationAccuracy > 0.9, $"{kind}: accuracy {result.FinalValidationAccuracy:P1}");
+        Assert.True(result.FinalValidationAccuracy > 0.9, $"{kind}: accuracy {result.FinalValidationAccuracy:P1}");   // measured 100% for all six
     }
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using NormNotebooks.Tests.Support;
 using NormNotebooks.Training;
 
 namespace NormNotebooks.Tests.Training;
@@ -27,9 +28,9 @@ public sealed class TrainingConfigTests
     public void Decay_FallsFromThePeakToMinLearningRate_Monotonically(LearningRateSchedule schedule)
     {
         var config = Peak1Warmup10 with { Schedule = schedule, MinLearningRate = 0.2 };
-        Assert.Equal(1.0, config.LearningRateAt(10), 12);
-        Assert.Equal(0.6, config.LearningRateAt(60), 12);     // halfway: (η + η_min)/2 for both shapes
-        Assert.Equal(0.2, config.LearningRateAt(110), 12);    // step Steps, just after the last
+        Assert.Equal(1.0, config.LearningRateAt(10), Tolerances.ClosedFormDecimals);
+        Assert.Equal(0.6, config.LearningRateAt(60), Tolerances.ClosedFormDecimals);     // halfway: (η + η_min)/2 for both shapes
+        Assert.Equal(0.2, config.LearningRateAt(110), Tolerances.ClosedFormDecimals);    // step Steps, just after the last
         for (var step = 10; step < 110; step++)
         {
             Assert.True(config.LearningRateAt(step + 1) <= config.LearningRateAt(step), $"{schedule} rises at step {step}");
@@ -42,16 +43,16 @@ public sealed class TrainingConfigTests
     {
         // nanoGPT's get_lr: min_lr + ½(1 + cos πp)(learning_rate − min_lr); at p = ¼.
         var config = Peak1Warmup10 with { MinLearningRate = 0.1 };
-        Assert.Equal(0.1 + 0.5 * (1 + Math.Cos(Math.PI / 4)) * 0.9, config.LearningRateAt(35), 12);
-        Assert.Equal(0.1 + 0.75 * 0.9, (config with { Schedule = LearningRateSchedule.Linear }).LearningRateAt(35), 12);
+        Assert.Equal(0.1 + 0.5 * (1 + Math.Cos(Math.PI / 4)) * 0.9, config.LearningRateAt(35), Tolerances.ClosedFormDecimals);
+        Assert.Equal(0.1 + 0.75 * 0.9, (config with { Schedule = LearningRateSchedule.Linear }).LearningRateAt(35), Tolerances.ClosedFormDecimals);
     }
 
     [Fact]
     public void WarmupAndConstantSchedule_IgnoreMinLearningRate()
     {
         var config = Peak1Warmup10 with { MinLearningRate = 0.5 };
-        Assert.Equal(0.1, config.LearningRateAt(0), 12);
-        Assert.Equal(1.0, (config with { Schedule = LearningRateSchedule.Constant }).LearningRateAt(100), 12);
+        Assert.Equal(0.1, config.LearningRateAt(0), Tolerances.ClosedFormDecimals);
+        Assert.Equal(1.0, (config with { Schedule = LearningRateSchedule.Constant }).LearningRateAt(100), Tolerances.ClosedFormDecimals);
     }
 
     [Theory]
