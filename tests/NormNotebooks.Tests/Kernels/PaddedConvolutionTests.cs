@@ -7,8 +7,9 @@ using static TorchSharp.torch;
 namespace NormNotebooks.Tests.Kernels;
 
 /// <summary>libtorch 2.10's oneDNN AVX-512 convolution returns a wrong or NaN input gradient when the output channels are not a
-/// multiple of 16 (see <see cref="PaddedConvolution"/>); ours must be right for every count, checked against float64 over many seeds
-/// because the defect reads uninitialised memory and shows in most, not all, calls.</summary>
+/// multiple of 16, and a wrong output with more than 16 input channels that are not a multiple of 16 (see
+/// <see cref="PaddedConvolution"/>); ours must be right for every count, checked against float64 over many seeds because the
+/// gradient defect reads uninitialised memory and shows in most, not all, calls.</summary>
 public sealed class PaddedConvolutionTests
 {
     /// <summary>float32 against float64: each input-gradient element sums O·k·k products of unit-scale terms, so a few float32 ulps
@@ -20,8 +21,11 @@ public sealed class PaddedConvolutionTests
     [InlineData(8, 8, 3, 1)]
     [InlineData(16, 24, 3, 1)]
     [InlineData(8, 12, 3, 2)]
+    [InlineData(20, 16, 3, 1)]   // the forward defect: more than 16 input channels, not a multiple of 16
+    [InlineData(24, 4, 3, 2)]    // both defects
+    [InlineData(20, 32, 1, 1)]   // a 1×1 kernel: no defect, no padding
     [InlineData(8, 16, 3, 1)]    // a full block: passed through unchanged
-    public void InputAndWeightGradients_MatchFloat64_ForEveryOutputChannelCount(int inputs, int outputs, int kernel, int stride)
+    public void OutputAndGradients_MatchFloat64_ForEveryChannelCount(int inputs, int outputs, int kernel, int stride)
     {
         var weight = Inputs.Random([outputs, inputs, kernel, kernel], seed: 11, mean: 0, scale: 1 / Math.Sqrt(inputs * kernel * kernel));
         var bias = Inputs.Random([outputs], seed: 12, mean: 0, scale: 0.1);
@@ -55,6 +59,10 @@ public sealed class PaddedConvolutionTests
         Assert.True(PaddedConvolution.PadsOutputChannels(zeros(1, 1, 1, 1), 24));
         Assert.False(PaddedConvolution.PadsOutputChannels(zeros(1, 1, 1, 1), 32));
         Assert.False(PaddedConvolution.PadsOutputChannels(zeros(1, 1, 1, 1, dtype: float64), 24));
+        Assert.True(PaddedConvolution.PadsInputChannels(zeros(1, 1, 1, 1), 20, 9));
+        Assert.False(PaddedConvolution.PadsInputChannels(zeros(1, 1, 1, 1), 12, 9));
+        Assert.False(PaddedConvolution.PadsInputChannels(zeros(1, 1, 1, 1), 48, 9));
+        Assert.False(PaddedConvolution.PadsInputChannels(zeros(1, 1, 1, 1), 20, 1));
     }
 
     [Fact]
