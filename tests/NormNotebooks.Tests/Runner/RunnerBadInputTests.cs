@@ -34,6 +34,7 @@ public sealed class RunnerBadInputTests : IDisposable
     [InlineData("bad-source-list.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": ["a", 1]}]}""", "cell 1 has a 'source' that is a list")]
     [InlineData("bad-type.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "heading", "source": ""}]}""", "cell 1 has cell_type 'heading'")]
     [InlineData("array.ipynb", """[1, 2, 3]""", "the top level must be a JSON object")]
+    [InlineData("duplicate-key.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [], "cells": []}""", "not valid JSON (Duplicate property 'cells'")]
     [InlineData("empty.ipynb", "", "the file is empty")]
     public void MalformedNotebook_IsRejectedWithItsReason(string name, string content, string reason)
     {
