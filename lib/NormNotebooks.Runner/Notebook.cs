@@ -156,6 +156,14 @@ public sealed class Notebook
         _changed.Add(cell.Json);
     }
 
+    /// <summary>Empties every code cell's outputs and execution count, so that a cell a run does not reach shows nothing
+    /// rather than an earlier run's results (Jupyter's "Restart and Run All" does the same).</summary>
+    public void ClearOutputs()
+    {
+        foreach (var cell in Cells.Where(c => c.CellType == "code"))
+            SetOutputs(cell, [], null);
+    }
+
     /// <summary>Inserts a new code cell at <paramref name="index"/> (0-based); used for injected parameters.</summary>
     public NotebookCell InsertCodeCell(int index, string source, IEnumerable<string> tags)
     {

@@ -87,6 +87,7 @@ public sealed class NotebookRunner(RunOptions options)
         }
 
         InjectParameters(notebook);
+        notebook.ClearOutputs();
         var codeCells = notebook.Cells.Where(c => c.CellType == "code").ToList();
         var request = new HostRequest(Path.GetDirectoryName(full)!,
             codeCells.Select(c => new HostCell(c.Number, c.Source, c.MetadataKernel ?? notebook.DefaultKernel)).ToList(),
