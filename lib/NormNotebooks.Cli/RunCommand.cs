@@ -63,9 +63,9 @@ internal static class RunCommand
                 Parameters = parsed,
                 Echo = Console.Out,
             };
+            DataCommand.EnsureFor(notebooks);
             if (notebooks.Count == 0)
                 Console.WriteLine($"normnb run: no notebooks (*.ipynb) in {string.Join(", ", parse.GetValue(paths)!)}.");
-            DataCommand.EnsureFor(notebooks);
             var runner = new NotebookRunner(options);
             var results = new List<NotebookRunResult>();
             for (var i = 0; i < notebooks.Count; i++)
@@ -81,11 +81,11 @@ internal static class RunCommand
             foreach (var r in results)
             {
                 var name = Path.GetFileName(r.Notebook);
-                Console.WriteLine(r.Ok ? $"✓ {name,-40} {r.Seconds,8:0.0} s  {r.Cells.Count} code cells  {ClaimSummary(r)}"
-                    : allowed && r.Completed ? $"⚠ {name,-40} {r.Seconds,8:0.0} s  completed with {r.Cells.Count(c => !c.Ok)} failing cell(s) (--allow-errors); first: {r.FirstFailure}"
-                    : $"✗ {name,-40} {r.Seconds,8:0.0} s  {r.FirstFailure}");
+                Console.WriteLine(r.Failure(allowed) is { } failure ? $"✗ {name,-40} {r.Seconds,8:0.0} s  {failure}"
+                    : r.Ok ? $"✓ {name,-40} {r.Seconds,8:0.0} s  {r.Cells.Count} code cells  {ClaimSummary(r)}"
+                    : $"⚠ {name,-40} {r.Seconds,8:0.0} s  completed with {r.Cells.Count(c => !c.Ok)} failing cell(s) (--allow-errors); first: {r.FirstFailure}");
             }
-            var failed = results.Count(r => !r.Ok && !(allowed && r.Completed));
+            var failed = results.Count(r => r.Failure(allowed) is not null);
             Console.WriteLine($"{results.Count - failed} passed, {failed} failed");
             if (parse.GetValue(junit) is { } report)
                 WriteJUnit(report, results, allowed);
@@ -117,13 +117,13 @@ internal static class RunCommand
         var suite = new XElement("testsuite",
             new XAttribute("name", "normnb run"),
             new XAttribute("tests", results.Count),
-            new XAttribute("failures", results.Count(r => !r.Ok && !(allowErrors && r.Completed))),
+            new XAttribute("failures", results.Count(r => r.Failure(allowErrors) is not null)),
             new XAttribute("time", results.Sum(r => r.Seconds).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)),
             results.Select(r => new XElement("testcase",
                 new XAttribute("classname", "notebooks"),
                 new XAttribute("name", Path.GetFileName(r.Notebook)),
                 new XAttribute("time", r.Seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)),
-                r.Ok || (allowErrors && r.Completed) ? null : new XElement("failure", new XAttribute("message", r.FirstFailure ?? "failed"),
+                r.Failure(allowErrors) is not { } failure ? null : new XElement("failure", new XAttribute("message", failure),
                     string.Join("\n", r.Cells.Where(c => !c.Ok).Select(c => $"cell {c.Number}: {c.Ename}: {c.Evalue}")) + (r.Error ?? "")))));
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         new XDocument(new XElement("testsuites", suite)).Save(path);

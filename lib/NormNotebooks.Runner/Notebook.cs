@@ -67,6 +67,9 @@ public sealed class Notebook
     /// <summary>The file the notebook was read from.</summary>
     public string Path { get; }
 
+    /// <summary>The file's bytes as read: what write-back compares the file with before replacing it.</summary>
+    internal byte[] Bytes => _bytes;
+
     /// <summary>All cells, in order.</summary>
     public IReadOnlyList<NotebookCell> Cells { get; private set; }
 
@@ -226,16 +229,6 @@ public sealed class Notebook
 
     /// <summary><see cref="ToBytes"/> as text.</summary>
     public string ToJson() => Encoding.UTF8.GetString(ToBytes());
-
-    /// <summary>Writes the notebook to <paramref name="target"/> atomically: a temporary file in the same folder, then a rename.</summary>
-    public void Save(string target)
-    {
-        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(target))!;
-        Directory.CreateDirectory(folder);
-        var temp = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(target)}.{Environment.ProcessId}.tmp");
-        File.WriteAllBytes(temp, ToBytes());
-        File.Move(temp, target, overwrite: true);
-    }
 
     /// <summary>Splits text into Jupyter's list-of-lines form: each line keeps its "\n", the last has none.</summary>
     public static JsonArray SplitLines(string text)
