@@ -53,6 +53,11 @@ internal static class RunCommand
                 Console.Error.WriteLine($"normnb run: {e.Message}");
                 return 2;
             }
+            if (parse.GetValue(output) is { } folder && NotebookRunner.OutputConflict(notebooks, folder) is { } conflict)
+            {
+                Console.Error.WriteLine($"normnb run: {conflict}");
+                return 2;
+            }
             var options = new RunOptions
             {
                 OutputDirectory = parse.GetValue(output),

@@ -101,8 +101,11 @@ public sealed class NotebookRunner(RunOptions options)
         {
             return Refuse(e.Message);
         }
-        if (options.OutputDirectory is null && AtomicFile.ReadOnlyReason(full) is { } reason)
-            return Refuse($"{full} is read-only ({reason}); normnb run writes outputs into the notebook: make it writable, or write a copy with --output DIR.");
+        var refusal = options.OutputDirectory is { } folder ? OutputConflict([full], folder)
+            : AtomicFile.ReadOnlyReason(full) is { } reason ? $"{full} is read-only ({reason}); normnb run writes outputs into the notebook: make it writable, or write a copy with --output DIR."
+            : null;
+        if (refusal is not null)
+            return Refuse(refusal);
 
         InjectParameters(notebook);
         notebook.ClearOutputs();
@@ -121,6 +124,28 @@ public sealed class NotebookRunner(RunOptions options)
             options.Echo?.WriteLine($"  ✗ {problem}");
         return Finish(new NotebookRunResult(full, output, ok, completed, processError, clock.Elapsed.TotalSeconds, collector.Cells, collector.Claims, problem),
             full, elsewhere);
+    }
+
+    /// <summary>
+    /// Why writing copies of <paramref name="notebooks"/> to <paramref name="outputDirectory"/> would overwrite one of them, or
+    /// write two to one file; null when it would not. Symlinks are followed: a link to a notebook's folder is that folder.
+    /// </summary>
+    public static string? OutputConflict(IReadOnlyList<string> notebooks, string outputDirectory)
+    {
+        var sources = new Dictionary<string, string>();
+        foreach (var notebook in notebooks)
+            sources.TryAdd(AtomicFile.RealPath(notebook), Path.GetFullPath(notebook));
+        var copies = new Dictionary<string, string>();
+        foreach (var notebook in notebooks)
+        {
+            var copy = Path.Combine(Path.GetFullPath(outputDirectory), Path.GetFileName(notebook));
+            var target = AtomicFile.RealPath(copy);
+            if (sources.TryGetValue(target, out var source))
+                return $"--output {outputDirectory} would overwrite {source}; write the copies to a folder that holds none of the notebooks run.";
+            if (!copies.TryAdd(target, Path.GetFullPath(notebook)))
+                return $"{copies[target]} and {Path.GetFullPath(notebook)} would both be written to {copy}; run them with different --output folders.";
+        }
+        return null;
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace NormNotebooks.Tests.Runner;
 
 /// <summary>
 /// Where the results of a run go, and what is never overwritten: an edit made during the run, a read-only file or folder, a
-/// symlink, and an earlier run's outputs in the cells a failed run did not reach (issue 15).
+/// symlink, another notebook of the run, and an earlier run's outputs in the cells a failed run did not reach (issue 15).
 /// </summary>
 [UnsupportedOSPlatform("windows")]
 public sealed partial class RunnerWriteBackTests : IDisposable
@@ -142,6 +142,41 @@ public sealed partial class RunnerWriteBackTests : IDisposable
         {
             Directory.Delete(Path.GetDirectoryName(results)!, recursive: true);
         }
+    }
+
+    [Theory]
+    [InlineData(".")]        // the notebook's own folder
+    [InlineData("alias")]    // a symlink to it
+    public void OutputNamingTheNotebooksOwnFolder_IsRefused_AndTheSourceStaysByteIdentical(string output)
+    {
+        var path = _scratch.Write("own.ipynb", "throw new Exception(\"fails\");");
+        Directory.CreateSymbolicLink(Path.Combine(_scratch.Folder, "alias"), _scratch.Folder);
+        var before = File.ReadAllBytes(path);
+
+        var (exit, stdout, stderr) = Run(path, "--output", Path.Combine(_scratch.Folder, output));
+        Assert.True(exit == 2, stdout + stderr);
+        Assert.Contains($"--output {Path.Combine(_scratch.Folder, output)} would overwrite {path}", stderr);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.False(Directory.Exists(Path.Combine(_scratch.Folder, ".runs")));   // nothing ran
+    }
+
+    [Fact]
+    public void OutputNamingTheFolderOfAnotherNotebookOfTheRun_IsRefused()
+    {
+        var first = Path.Combine(Directory.CreateDirectory(Path.Combine(_scratch.Folder, "a")).FullName, "same.ipynb");
+        var second = Path.Combine(Directory.CreateDirectory(Path.Combine(_scratch.Folder, "b")).FullName, "same.ipynb");
+        File.Move(_scratch.Write("one.ipynb", "1"), first);
+        File.Move(_scratch.Write("two.ipynb", "2"), second);
+        var before = File.ReadAllBytes(second);
+
+        var (exit, stdout, stderr) = Run(first, second, "--output", Path.Combine(_scratch.Folder, "b"));
+        Assert.True(exit == 2, stdout + stderr);
+        Assert.Contains($"would overwrite {second}", stderr);
+        Assert.Equal(before, File.ReadAllBytes(second));
+
+        (exit, stdout, stderr) = Run(first, second, "--output", Path.Combine(_scratch.Folder, "out"));
+        Assert.True(exit == 2, stdout + stderr);
+        Assert.Contains($"{first} and {second} would both be written to {Path.Combine(_scratch.Folder, "out", "same.ipynb")}", stderr);
     }
 
     [Fact]
