@@ -30,12 +30,11 @@ public sealed class NotebookCell
 
     /// <summary>Cell tags (papermill's <c>parameters</c> among them).</summary>
     public IReadOnlyList<string> Tags =>
-        Json["metadata"]?["tags"] is JsonArray tags ? tags.Select(t => t?.GetValue<string>() ?? "").ToList() : [];
+        Notebook.Member(Json, "metadata", "tags") is JsonArray tags ? tags.Select(t => Notebook.Text(t) ?? "").ToList() : [];
 
     /// <summary>The kernel named in the cell's metadata (<c>polyglot_notebook.kernelName</c>, else the legacy <c>dotnet_interactive.language</c>), or null.</summary>
     public string? MetadataKernel =>
-        (Json["metadata"]?["polyglot_notebook"]?["kernelName"] ?? Json["metadata"]?["dotnet_interactive"]?["language"]) is JsonValue v
-        && v.TryGetValue<string>(out var name) ? name : null;
+        Notebook.Text(Notebook.Member(Json, "metadata", "polyglot_notebook", "kernelName") ?? Notebook.Member(Json, "metadata", "dotnet_interactive", "language"));
 }
 
 /// <summary>
@@ -78,9 +77,9 @@ public sealed class Notebook
     {
         get
         {
-            if (_root["metadata"]?["polyglot_notebook"]?["kernelInfo"]?["defaultKernelName"] is JsonValue d && d.TryGetValue<string>(out var name))
+            if (Text(Member(_root, "metadata", "polyglot_notebook", "kernelInfo", "defaultKernelName")) is { } name)
                 return name;
-            if (_root["metadata"]?["kernelspec"]?["name"] is JsonValue k && k.TryGetValue<string>(out var spec) && spec.StartsWith(".net-", StringComparison.Ordinal))
+            if (KernelspecName(_root) is { } spec && spec.StartsWith(".net-", StringComparison.Ordinal))
                 return spec[".net-".Length..];
             return "csharp";
         }
@@ -141,6 +140,9 @@ public sealed class Notebook
             throw new NotebookFormatException($"{path}: 'metadata' must be an object.");
         if (cellArray.Count == 0)
             throw new NotebookFormatException($"{path}: the notebook has no cells; there is nothing to run.");
+        if (KernelspecName(root) is { } spec && !spec.StartsWith(".net-", StringComparison.Ordinal) && !CellParser.IsCSharp(spec)
+            && Member(root, "metadata", "polyglot_notebook", "kernelInfo") is null)
+            throw new NotebookFormatException($"{path}: the notebook's kernel is '{spec}' (metadata.kernelspec.name); normnb runs C# notebooks (kernelspec '.net-csharp').");
 
         var cells = new List<NotebookCell>(cellArray.Count);
         for (var i = 0; i < cellArray.Count; i++)
@@ -244,6 +246,19 @@ public sealed class Notebook
         }
         return lines;
     }
+
+    private static string? KernelspecName(JsonObject root) => Text(Member(root, "metadata", "kernelspec", "name"));
+
+    /// <summary>The value at a path of keys, or null where a key is missing or a step is not an object (malformed metadata is not an error).</summary>
+    internal static JsonNode? Member(JsonNode? node, params string[] keys)
+    {
+        foreach (var key in keys)
+            node = node is JsonObject obj ? obj[key] : null;
+        return node;
+    }
+
+    /// <summary>The node's string, or null when it is not a string.</summary>
+    internal static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
 
     private static NotebookCell ReadCell(string path, int number, JsonNode? node)
     {

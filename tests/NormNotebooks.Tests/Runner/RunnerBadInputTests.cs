@@ -108,6 +108,17 @@ public sealed class RunnerBadInputTests : IDisposable
     }
 
     [Fact]
+    public void ANotebookOfAnotherLanguage_IsRefusedNamingItsKernel()
+    {
+        // "1 + 1" is Python as well as C#: it used to run as C#.
+        var path = _scratch.WriteText("python.ipynb", """
+            {"cells": [{"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "1 + 1"}],
+             "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 4}
+            """);
+        AssertRejected(path, $"{path}: the notebook's kernel is 'python3' (metadata.kernelspec.name); normnb runs C# notebooks");
+    }
+
+    [Fact]
     public void MissingPath_IsAUsageError()
     {
         var (exit, _, stderr) = Run(Path.Combine(_scratch.Folder, "nope.ipynb"));
