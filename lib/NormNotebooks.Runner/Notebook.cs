@@ -169,24 +169,26 @@ public sealed class Notebook
             SetOutputs(cell, [], null);
     }
 
-    /// <summary>Inserts a new code cell at <paramref name="index"/> (0-based); used for injected parameters.</summary>
-    public NotebookCell InsertCodeCell(int index, string source, IEnumerable<string> tags)
+    /// <summary>Inserts a new code cell at <paramref name="index"/> (0-based); used for injected parameters. From nbformat 4.5,
+    /// where cells must have one, it gets the id <paramref name="id"/> (with a suffix if a cell has it already).</summary>
+    public NotebookCell InsertCodeCell(int index, string source, IEnumerable<string> tags, string id)
     {
-        var json = new JsonObject
-        {
-            ["cell_type"] = "code",
-            ["execution_count"] = null,
-            ["metadata"] = new JsonObject
-            {
-                ["polyglot_notebook"] = new JsonObject { ["kernelName"] = "csharp" },
-                ["tags"] = new JsonArray(tags.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
-            },
-            ["outputs"] = new JsonArray(),
-            ["source"] = SplitLines(source),
-        };
-        ((JsonArray)_root["cells"]!).Insert(index, json);
-        var renumbered = new List<NotebookCell>();
         var all = (JsonArray)_root["cells"]!;
+        var json = new JsonObject { ["cell_type"] = "code", ["execution_count"] = null };
+        if (_root["nbformat_minor"] is JsonValue minor && minor.TryGetValue<int>(out var m) && m >= 5)
+        {
+            var taken = all.Select(c => Text(Member(c, "id"))).ToHashSet();
+            json["id"] = Enumerable.Range(1, all.Count + 1).Select(n => n == 1 ? id : $"{id}-{n}").First(candidate => !taken.Contains(candidate));
+        }
+        json["metadata"] = new JsonObject
+        {
+            ["polyglot_notebook"] = new JsonObject { ["kernelName"] = "csharp" },
+            ["tags"] = new JsonArray(tags.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
+        };
+        json["outputs"] = new JsonArray();
+        json["source"] = SplitLines(source);
+        all.Insert(index, json);
+        var renumbered = new List<NotebookCell>();
         for (var i = 0; i < all.Count; i++)
             renumbered.Add(ReadCell(Path, i + 1, all[i]));
         Cells = renumbered;

@@ -212,7 +212,7 @@ public sealed class NotebookRunner(RunOptions options)
         var lines = options.Parameters.Select(p => $"var {p.Key} = {CSharpLiteral(p.Value)};");
         var source = "// Parameters injected by normnb run -p\n" + string.Join("\n", lines);
         var anchor = notebook.Cells.FirstOrDefault(c => c.Tags.Contains("parameters"));
-        notebook.InsertCodeCell(anchor is null ? 0 : anchor.Number, source, ["injected-parameters"]);
+        notebook.InsertCodeCell(anchor is null ? 0 : anchor.Number, source, ["injected-parameters"], id: "injected-parameters");
     }
 
     /// <summary>A parameter value as C#: integers and floating-point numbers and booleans as such, anything else as a string.</summary>
