@@ -43,19 +43,11 @@ internal static class RunCommand
                 Console.Error.WriteLine($"normnb run: --timeout must be positive (got {seconds}).");
                 return 2;
             }
-            List<string> notebooks;
-            try
+            var notebooks = new List<string>();
+            if ((Expand(parse.GetValue(paths)!, notebooks)
+                 ?? (parse.GetValue(output) is { } folder ? NotebookRunner.OutputConflict(notebooks, folder) : null)) is { } usage)
             {
-                notebooks = Expand(parse.GetValue(paths)!);
-            }
-            catch (FileNotFoundException e)
-            {
-                Console.Error.WriteLine($"normnb run: {e.Message}");
-                return 2;
-            }
-            if (parse.GetValue(output) is { } folder && NotebookRunner.OutputConflict(notebooks, folder) is { } conflict)
-            {
-                Console.Error.WriteLine($"normnb run: {conflict}");
+                Console.Error.WriteLine($"normnb run: {usage}");
                 return 2;
             }
             var options = new RunOptions
@@ -69,8 +61,6 @@ internal static class RunCommand
                 Echo = Console.Out,
             };
             DataCommand.EnsureFor(notebooks);
-            if (notebooks.Count == 0)
-                Console.WriteLine($"normnb run: no notebooks (*.ipynb) in {string.Join(", ", parse.GetValue(paths)!)}.");
             var runner = new NotebookRunner(options);
             var results = new List<NotebookRunResult>();
             for (var i = 0; i < notebooks.Count; i++)
@@ -102,19 +92,25 @@ internal static class RunCommand
     private static string ClaimSummary(NotebookRunResult result) =>
         result.Claims.Count == 0 ? "" : $"{result.Claims.Count} claims";
 
-    private static List<string> Expand(IEnumerable<string> paths)
+    /// <summary>Adds the notebooks named (folders: their notebooks in name order) to <paramref name="notebooks"/>, as full paths;
+    /// returns why a path names none, or null.</summary>
+    private static string? Expand(IEnumerable<string> paths, List<string> notebooks)
     {
-        var notebooks = new List<string>();
         foreach (var path in paths)
         {
             if (Directory.Exists(path))
-                notebooks.AddRange(Directory.GetFiles(path, "*.ipynb").Order(StringComparer.Ordinal));
+            {
+                var found = Directory.GetFiles(path, "*.ipynb").Order(StringComparer.Ordinal).ToList();
+                if (found.Count == 0)
+                    return $"'{path}' is a folder without notebooks (*.ipynb).";
+                notebooks.AddRange(found.Select(Path.GetFullPath));
+            }
             else if (File.Exists(path))
-                notebooks.Add(path);
+                notebooks.Add(Path.GetFullPath(path));
             else
-                throw new FileNotFoundException($"'{path}' is neither a notebook nor a folder.");
+                return $"'{path}' is neither a notebook nor a folder.";
         }
-        return notebooks.Select(Path.GetFullPath).ToList();
+        return null;
     }
 
     private static void WriteJUnit(string path, IReadOnlyList<NotebookRunResult> results, bool allowErrors)

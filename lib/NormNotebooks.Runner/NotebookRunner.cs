@@ -294,10 +294,18 @@ public sealed class NotebookRunner(RunOptions options)
         }
         if (!sawDone)
         {
-            var message = $"The notebook process ended unexpectedly (exit code {process.ExitCode}) during cell {collector.CurrentCell}.";
+            var message = $"The notebook process ended unexpectedly during cell {collector.CurrentCell}: {ExitCodeMeaning(process.ExitCode)}.";
             collector.FailCurrent("NotebookProcessExited", message);
             return message;
         }
         return null;
     }
+
+    // .NET reports a child ended by signal N as exit code 128 + N.
+    private static string ExitCodeMeaning(int code) => code switch
+    {
+        134 => "exit code 134, stack overflow or abort (SIGABRT)",
+        137 => "exit code 137, killed (SIGKILL), probably out of memory",
+        _ => $"exit code {code}",
+    };
 }

@@ -105,6 +105,8 @@ public sealed class RunnerBadInputTests : IDisposable
         var failed = File.ReadAllText(Path.Combine(_scratch.Folder, ".runs", "flood.failed.ipynb"), Encoding.UTF8);
         Assert.Contains("[normnb: output truncated: cell 1 wrote more than 100,000 characters to stdout/stderr]", failed);
         Assert.True(failed.Length < 300_000, $"the saved notebook holds {failed.Length} characters");
+        var outputs = (System.Text.Json.Nodes.JsonArray)Read(Path.Combine(_scratch.Folder, ".runs", "flood.failed.ipynb"))["cells"]![0]!["outputs"]!;
+        Assert.Equal("OutputLimitExceeded", (string?)outputs[^1]!["ename"]);   // the name the README gives
     }
 
     [Fact]
@@ -118,12 +120,30 @@ public sealed class RunnerBadInputTests : IDisposable
         AssertRejected(path, $"{path}: the notebook's kernel is 'python3' (metadata.kernelspec.name); normnb runs C# notebooks");
     }
 
+    [Theory]
+    [InlineData("int Depth(int n) => Depth(n + 1) + 1;\nDepth(0)", "exit code 134, stack overflow or abort (SIGABRT)")]
+    [InlineData("System.Diagnostics.Process.GetCurrentProcess().Kill();", "exit code 137, killed (SIGKILL), probably out of memory")]
+    public void ACrashOfTheNotebookProcess_IsExplained(string source, string explanation)
+    {
+        var path = _scratch.Write("crash.ipynb", source);
+        AssertRejected(path, $"The notebook process ended unexpectedly during cell 1: {explanation}.");
+    }
+
     [Fact]
     public void MissingPath_IsAUsageError()
     {
         var (exit, _, stderr) = Run(Path.Combine(_scratch.Folder, "nope.ipynb"));
         Assert.Equal(2, exit);
         Assert.Contains("is neither a notebook nor a folder", stderr);
+    }
+
+    [Fact]
+    public void AFolderWithoutNotebooks_IsAUsageError()
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(_scratch.Folder, "empty")).FullName;
+        var (exit, _, stderr) = Run(folder);
+        Assert.Equal(2, exit);
+        Assert.Contains($"'{folder}' is a folder without notebooks (*.ipynb).", stderr);
     }
 
     [Fact]
