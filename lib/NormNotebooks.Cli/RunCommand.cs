@@ -43,14 +43,11 @@ internal static class RunCommand
                 Console.Error.WriteLine($"normnb run: --timeout must be positive (got {seconds}).");
                 return 2;
             }
-            List<string> notebooks;
-            try
+            var notebooks = new List<string>();
+            if ((Expand(parse.GetValue(paths)!, notebooks)
+                 ?? (parse.GetValue(output) is { } folder ? NotebookRunner.OutputConflict(notebooks, folder) : null)) is { } usage)
             {
-                notebooks = Expand(parse.GetValue(paths)!);
-            }
-            catch (FileNotFoundException e)
-            {
-                Console.Error.WriteLine($"normnb run: {e.Message}");
+                Console.Error.WriteLine($"normnb run: {usage}");
                 return 2;
             }
             var options = new RunOptions
@@ -63,8 +60,6 @@ internal static class RunCommand
                 Parameters = parsed,
                 Echo = Console.Out,
             };
-            if (notebooks.Count == 0)
-                Console.WriteLine($"normnb run: no notebooks (*.ipynb) in {string.Join(", ", parse.GetValue(paths)!)}.");
             DataCommand.EnsureFor(notebooks);
             var runner = new NotebookRunner(options);
             var results = new List<NotebookRunResult>();
@@ -81,11 +76,11 @@ internal static class RunCommand
             foreach (var r in results)
             {
                 var name = Path.GetFileName(r.Notebook);
-                Console.WriteLine(r.Ok ? $"✓ {name,-40} {r.Seconds,8:0.0} s  {r.Cells.Count} code cells  {ClaimSummary(r)}"
-                    : allowed && r.Completed ? $"⚠ {name,-40} {r.Seconds,8:0.0} s  completed with {r.Cells.Count(c => !c.Ok)} failing cell(s) (--allow-errors); first: {r.FirstFailure}"
-                    : $"✗ {name,-40} {r.Seconds,8:0.0} s  {r.FirstFailure}");
+                Console.WriteLine(r.Failure(allowed) is { } failure ? $"✗ {name,-40} {r.Seconds,8:0.0} s  {failure}"
+                    : r.Ok ? $"✓ {name,-40} {r.Seconds,8:0.0} s  {r.Cells.Count} code cells  {ClaimSummary(r)}"
+                    : $"⚠ {name,-40} {r.Seconds,8:0.0} s  completed with {r.Cells.Count(c => !c.Ok)} failing cell(s) (--allow-errors); first: {r.FirstFailure}");
             }
-            var failed = results.Count(r => !r.Ok && !(allowed && r.Completed));
+            var failed = results.Count(r => r.Failure(allowed) is not null);
             Console.WriteLine($"{results.Count - failed} passed, {failed} failed");
             if (parse.GetValue(junit) is { } report)
                 WriteJUnit(report, results, allowed);
@@ -97,19 +92,25 @@ internal static class RunCommand
     private static string ClaimSummary(NotebookRunResult result) =>
         result.Claims.Count == 0 ? "" : $"{result.Claims.Count} claims";
 
-    private static List<string> Expand(IEnumerable<string> paths)
+    /// <summary>Adds the notebooks named (folders: their notebooks in name order) to <paramref name="notebooks"/>, as full paths;
+    /// returns why a path names none, or null.</summary>
+    private static string? Expand(IEnumerable<string> paths, List<string> notebooks)
     {
-        var notebooks = new List<string>();
         foreach (var path in paths)
         {
             if (Directory.Exists(path))
-                notebooks.AddRange(Directory.GetFiles(path, "*.ipynb").Order(StringComparer.Ordinal));
+            {
+                var found = Directory.GetFiles(path, "*.ipynb").Order(StringComparer.Ordinal).ToList();
+                if (found.Count == 0)
+                    return $"'{path}' is a folder without notebooks (*.ipynb).";
+                notebooks.AddRange(found.Select(Path.GetFullPath));
+            }
             else if (File.Exists(path))
-                notebooks.Add(path);
+                notebooks.Add(Path.GetFullPath(path));
             else
-                throw new FileNotFoundException($"'{path}' is neither a notebook nor a folder.");
+                return $"'{path}' is neither a notebook nor a folder.";
         }
-        return notebooks.Select(Path.GetFullPath).ToList();
+        return null;
     }
 
     private static void WriteJUnit(string path, IReadOnlyList<NotebookRunResult> results, bool allowErrors)
@@ -117,13 +118,13 @@ internal static class RunCommand
         var suite = new XElement("testsuite",
             new XAttribute("name", "normnb run"),
             new XAttribute("tests", results.Count),
-            new XAttribute("failures", results.Count(r => !r.Ok && !(allowErrors && r.Completed))),
+            new XAttribute("failures", results.Count(r => r.Failure(allowErrors) is not null)),
             new XAttribute("time", results.Sum(r => r.Seconds).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)),
             results.Select(r => new XElement("testcase",
                 new XAttribute("classname", "notebooks"),
                 new XAttribute("name", Path.GetFileName(r.Notebook)),
                 new XAttribute("time", r.Seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)),
-                r.Ok || (allowErrors && r.Completed) ? null : new XElement("failure", new XAttribute("message", r.FirstFailure ?? "failed"),
+                r.Failure(allowErrors) is not { } failure ? null : new XElement("failure", new XAttribute("message", failure),
                     string.Join("\n", r.Cells.Where(c => !c.Ok).Select(c => $"cell {c.Number}: {c.Ename}: {c.Evalue}")) + (r.Error ?? "")))));
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         new XDocument(new XElement("testsuites", suite)).Save(path);

@@ -50,6 +50,9 @@ public static partial class CellParser
         "value", "set", "share", "who", "whos", "lsmagic", "about", "import", "connect", "log", "python", "r",
     };
 
+    /// <summary>Whether <paramref name="kernel"/> names the C# kernel (<c>csharp</c>, <c>c#</c>).</summary>
+    public static bool IsCSharp(string kernel) => CSharpNames.Contains(kernel);
+
     /// <summary>Plans a code cell's run; <paramref name="kernel"/> is its kernel from metadata or the notebook default.</summary>
     public static CellPlan Parse(string source, string kernel, int cellNumber)
     {
@@ -59,7 +62,7 @@ public static partial class CellParser
         var time = false;
         var firstCodeLine = true;
         string? error = null;
-        var kind = CSharpNames.Contains(kernel) ? CellKind.CSharp : CellKind.Unsupported;
+        var kind = IsCSharp(kernel) ? CellKind.CSharp : CellKind.Unsupported;
         if (kind == CellKind.Unsupported)
             error = $"Cell {cellNumber} is a '{kernel}' cell; normnb runs C# cells only (kernel 'csharp').";
 

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -31,34 +30,44 @@ public sealed class NotebookCell
 
     /// <summary>Cell tags (papermill's <c>parameters</c> among them).</summary>
     public IReadOnlyList<string> Tags =>
-        Json["metadata"]?["tags"] is JsonArray tags ? tags.Select(t => t?.GetValue<string>() ?? "").ToList() : [];
+        Notebook.Member(Json, "metadata", "tags") is JsonArray tags ? tags.Select(t => Notebook.Text(t) ?? "").ToList() : [];
 
     /// <summary>The kernel named in the cell's metadata (<c>polyglot_notebook.kernelName</c>, else the legacy <c>dotnet_interactive.language</c>), or null.</summary>
     public string? MetadataKernel =>
-        (Json["metadata"]?["polyglot_notebook"]?["kernelName"] ?? Json["metadata"]?["dotnet_interactive"]?["language"]) is JsonValue v
-        && v.TryGetValue<string>(out var name) ? name : null;
+        Notebook.Text(Notebook.Member(Json, "metadata", "polyglot_notebook", "kernelName") ?? Notebook.Member(Json, "metadata", "dotnet_interactive", "language"));
 }
 
 /// <summary>
-/// An nbformat 4 notebook held as JSON, so that writing it back keeps every key, the key order, unknown
-/// metadata and the file's indentation; only outputs and execution counts change.
+/// An nbformat 4 notebook held as JSON, written back by changing only the bytes of what a run changes — outputs,
+/// execution counts, injected cells — so that everything else (key order, unknown metadata, indentation, escapes,
+/// line endings, a byte-order mark) stays as the file had it.
 /// </summary>
 public sealed class Notebook
 {
     /// <summary>Cells whose source is larger than this are refused (a generated or pasted blob, not code to run).</summary>
     public const int MaxCellSourceChars = 1 << 20;
 
-    private readonly JsonObject _root;
-    private readonly int _indent;
-    private readonly bool _trailingNewline;
+    /// <summary>Deepest JSON nesting read and written: Python's <c>json</c>, which nbformat uses, stops near 1,000 (its recursion limit).</summary>
+    public const int MaxDepth = 1000;
 
-    private Notebook(string path, JsonObject root, int indent, bool trailingNewline, List<NotebookCell> cells)
+    private static readonly byte[] ByteOrderMark = [0xEF, 0xBB, 0xBF];
+
+    private readonly JsonObject _root;
+    private readonly byte[] _bytes;
+    private readonly int _body;
+    private readonly FileLayout _layout;
+    private readonly HashSet<JsonObject> _changed = new(ReferenceEqualityComparer.Instance);
+
+    private Notebook(string path, JsonObject root, byte[] bytes, int body, FileLayout layout, List<NotebookCell> cells)
     {
-        (Path, _root, _indent, _trailingNewline, Cells) = (path, root, indent, trailingNewline, cells);
+        (Path, _root, _bytes, _body, _layout, Cells) = (path, root, bytes, body, layout, cells);
     }
 
     /// <summary>The file the notebook was read from.</summary>
     public string Path { get; }
+
+    /// <summary>The file's bytes as read: what write-back compares the file with before replacing it.</summary>
+    internal byte[] Bytes => _bytes;
 
     /// <summary>All cells, in order.</summary>
     public IReadOnlyList<NotebookCell> Cells { get; private set; }
@@ -68,9 +77,9 @@ public sealed class Notebook
     {
         get
         {
-            if (_root["metadata"]?["polyglot_notebook"]?["kernelInfo"]?["defaultKernelName"] is JsonValue d && d.TryGetValue<string>(out var name))
+            if (Text(Member(_root, "metadata", "polyglot_notebook", "kernelInfo", "defaultKernelName")) is { } name)
                 return name;
-            if (_root["metadata"]?["kernelspec"]?["name"] is JsonValue k && k.TryGetValue<string>(out var spec) && spec.StartsWith(".net-", StringComparison.Ordinal))
+            if (KernelspecName(_root) is { } spec && spec.StartsWith(".net-", StringComparison.Ordinal))
                 return spec[".net-".Length..];
             return "csharp";
         }
@@ -109,7 +118,9 @@ public sealed class Notebook
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(text.TrimStart('\uFEFF'), documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
+            // A key twice is ambiguous (Python keeps the last, JsonObject throws on first access) and would make
+            // write-back's layout ambiguous too: refuse it here.
+            node = JsonNode.Parse(text.TrimStart('\uFEFF'), documentOptions: new JsonDocumentOptions { MaxDepth = MaxDepth, AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
@@ -129,66 +140,99 @@ public sealed class Notebook
             throw new NotebookFormatException($"{path}: 'metadata' must be an object.");
         if (cellArray.Count == 0)
             throw new NotebookFormatException($"{path}: the notebook has no cells; there is nothing to run.");
+        if (KernelspecName(root) is { } spec && !spec.StartsWith(".net-", StringComparison.Ordinal) && !CellParser.IsCSharp(spec)
+            && Member(root, "metadata", "polyglot_notebook", "kernelInfo") is null)
+            throw new NotebookFormatException($"{path}: the notebook's kernel is '{spec}' (metadata.kernelspec.name); normnb runs C# notebooks (kernelspec '.net-csharp').");
 
         var cells = new List<NotebookCell>(cellArray.Count);
         for (var i = 0; i < cellArray.Count; i++)
             cells.Add(ReadCell(path, i + 1, cellArray[i]));
-        return new Notebook(path, root, DetectIndent(text), text.EndsWith('\n'), cells);
+        var body = 0;
+        while (bytes.AsSpan(body).StartsWith(ByteOrderMark))
+            body += ByteOrderMark.Length;
+        return new Notebook(path, root, bytes, body, FileLayout.Scan(bytes.AsSpan(body), cellArray), cells);
     }
 
     /// <summary>Replaces a code cell's outputs and execution count.</summary>
-    public static void SetOutputs(NotebookCell cell, JsonArray outputs, int? executionCount)
+    public void SetOutputs(NotebookCell cell, JsonArray outputs, int? executionCount)
     {
         cell.Json["outputs"] = outputs;
         cell.Json["execution_count"] = executionCount;
+        _changed.Add(cell.Json);
     }
 
-    /// <summary>Inserts a new code cell at <paramref name="index"/> (0-based); used for injected parameters.</summary>
-    public NotebookCell InsertCodeCell(int index, string source, IEnumerable<string> tags)
+    /// <summary>Empties every code cell's outputs and execution count, so that a cell a run does not reach shows nothing
+    /// rather than an earlier run's results (Jupyter's "Restart and Run All" does the same).</summary>
+    public void ClearOutputs()
     {
-        var json = new JsonObject
-        {
-            ["cell_type"] = "code",
-            ["execution_count"] = null,
-            ["metadata"] = new JsonObject
-            {
-                ["polyglot_notebook"] = new JsonObject { ["kernelName"] = "csharp" },
-                ["tags"] = new JsonArray(tags.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
-            },
-            ["outputs"] = new JsonArray(),
-            ["source"] = SplitLines(source),
-        };
-        ((JsonArray)_root["cells"]!).Insert(index, json);
-        var renumbered = new List<NotebookCell>();
+        foreach (var cell in Cells.Where(c => c.CellType == "code"))
+            SetOutputs(cell, [], null);
+    }
+
+    /// <summary>Inserts a new code cell at <paramref name="index"/> (0-based); used for injected parameters. From nbformat 4.5,
+    /// where cells must have one, it gets the id <paramref name="id"/> (with a suffix if a cell has it already).</summary>
+    public NotebookCell InsertCodeCell(int index, string source, IEnumerable<string> tags, string id)
+    {
         var all = (JsonArray)_root["cells"]!;
+        var json = new JsonObject { ["cell_type"] = "code", ["execution_count"] = null };
+        if (_root["nbformat_minor"] is JsonValue minor && minor.TryGetValue<int>(out var m) && m >= 5)
+        {
+            var taken = all.Select(c => Text(Member(c, "id"))).ToHashSet();
+            json["id"] = Enumerable.Range(1, all.Count + 1).Select(n => n == 1 ? id : $"{id}-{n}").First(candidate => !taken.Contains(candidate));
+        }
+        json["metadata"] = new JsonObject
+        {
+            ["polyglot_notebook"] = new JsonObject { ["kernelName"] = "csharp" },
+            ["tags"] = new JsonArray(tags.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
+        };
+        json["outputs"] = new JsonArray();
+        json["source"] = SplitLines(source);
+        all.Insert(index, json);
+        var renumbered = new List<NotebookCell>();
         for (var i = 0; i < all.Count; i++)
             renumbered.Add(ReadCell(Path, i + 1, all[i]));
         Cells = renumbered;
         return renumbered[index];
     }
 
-    /// <summary>Serialises the notebook with the file's own indentation and final newline.</summary>
-    public string ToJson()
+    /// <summary>The file's bytes with this notebook's changes: new outputs and execution counts in place of the old ones,
+    /// inserted cells, written in the file's own indentation and line endings; every other byte as it was read.</summary>
+    public byte[] ToBytes()
     {
-        var options = new JsonSerializerOptions
+        var edits = new List<FileLayout.Edit>();
+        FileLayout.Cell? previous = null;
+        foreach (var cell in ((JsonArray)_root["cells"]!).Cast<JsonObject>())
         {
-            WriteIndented = true,
-            IndentSize = _indent,
-            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        };
-        var json = _root.ToJsonString(options);
-        return _trailingNewline ? json + "\n" : json;
+            if (_layout.Cells.TryGetValue(cell, out var layout))
+            {
+                if (_changed.Contains(cell))
+                {
+                    edits.Add(_layout.SetValue(layout, "execution_count", cell["execution_count"], layout.ExecutionCount));
+                    edits.Add(_layout.SetValue(layout, "outputs", cell["outputs"], layout.Outputs));
+                }
+                previous = layout;
+            }
+            else
+                edits.Add(_layout.InsertCell(cell, after: previous));
+        }
+        if (edits.Count == 0)
+            return (byte[])_bytes.Clone();
+        var output = new MemoryStream(_bytes.Length + 1024);
+        var body = _bytes.AsSpan(_body);
+        output.Write(_bytes.AsSpan(0, _body));
+        var cursor = 0;
+        foreach (var edit in edits.OrderBy(e => e.At))   // stable: insertions at one place keep their order
+        {
+            output.Write(body[cursor..edit.At]);
+            output.Write(Encoding.UTF8.GetBytes(edit.Text));
+            cursor = edit.At + edit.Length;
+        }
+        output.Write(body[cursor..]);
+        return output.ToArray();
     }
 
-    /// <summary>Writes the notebook to <paramref name="target"/> atomically: a temporary file in the same folder, then a rename.</summary>
-    public void Save(string target)
-    {
-        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(target))!;
-        Directory.CreateDirectory(folder);
-        var temp = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(target)}.{Environment.ProcessId}.tmp");
-        File.WriteAllText(temp, ToJson(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-        File.Move(temp, target, overwrite: true);
-    }
+    /// <summary><see cref="ToBytes"/> as text.</summary>
+    public string ToJson() => Encoding.UTF8.GetString(ToBytes());
 
     /// <summary>Splits text into Jupyter's list-of-lines form: each line keeps its "\n", the last has none.</summary>
     public static JsonArray SplitLines(string text)
@@ -204,6 +248,19 @@ public sealed class Notebook
         }
         return lines;
     }
+
+    private static string? KernelspecName(JsonObject root) => Text(Member(root, "metadata", "kernelspec", "name"));
+
+    /// <summary>The value at a path of keys, or null where a key is missing or a step is not an object (malformed metadata is not an error).</summary>
+    internal static JsonNode? Member(JsonNode? node, params string[] keys)
+    {
+        foreach (var key in keys)
+            node = node is JsonObject obj ? obj[key] : null;
+        return node;
+    }
+
+    /// <summary>The node's string, or null when it is not a string.</summary>
+    internal static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
 
     private static NotebookCell ReadCell(string path, int number, JsonNode? node)
     {
@@ -224,17 +281,6 @@ public sealed class Notebook
         if (type == "code" && cell["outputs"] is not null and not JsonArray)
             throw new NotebookFormatException($"{path}: cell {number} has 'outputs' that is not a list.");
         return new NotebookCell(number, cell, type, source);
-    }
-
-    private static int DetectIndent(string text)
-    {
-        var newline = text.IndexOf('\n');
-        if (newline < 0)
-            return 1;
-        var spaces = 0;
-        while (newline + 1 + spaces < text.Length && text[newline + 1 + spaces] == ' ')
-            spaces++;
-        return spaces is > 0 and <= 8 ? spaces : 1;
     }
 
     private static string Describe(JsonNode? node) => node switch

@@ -91,21 +91,15 @@ public sealed class NotebookHost
             }
         }
 
-        SubmissionResult result;
-        try
-        {
-            result = await kernel.RunAsync(plan.Code, cell.Number);
-        }
-        catch (OutputLimitExceededException e)
-        {
-            return Fail("OutputLimitExceeded", e.Message, [$"Cell {cell.Number}: {e.Message}"]);
-        }
+        var result = await kernel.RunAsync(plan.Code, cell.Number);
         _output.Flush();
         if (result.Diagnostics.Count > 0)
         {
             var evalue = string.Join("\n", result.Diagnostics);
             return Fail("CompilationError", evalue, [$"Cell {cell.Number}, line {result.ErrorLine}: compilation failed", .. result.Diagnostics]);
         }
+        if (result.Exception is OutputLimitExceededException limit)   // thrown into the cell by its Console writes
+            return Fail("OutputLimitExceeded", limit.Message, [$"Cell {cell.Number}: {limit.Message}"]);
         if (result.Exception is { } exception)
         {
             var where = result.ErrorLine is { } line ? $"Cell {cell.Number}, line {line}" : $"Cell {cell.Number}";

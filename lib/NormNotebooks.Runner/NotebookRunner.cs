@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -36,18 +37,25 @@ public sealed record CellRun(int Number, double Milliseconds, bool Ok, string? E
 
 /// <summary>The summary of one notebook's run, also written as <c>&lt;name&gt;.run.json</c>.</summary>
 /// <param name="Notebook">The notebook run.</param>
-/// <param name="Output">Where the executed notebook was written, or null when it could not be read.</param>
+/// <param name="Output">Where the executed notebook was written, or null when it was not run.</param>
 /// <param name="Ok">Every code cell ran without an error output.</param>
 /// <param name="Completed">Every code cell ran (errors allowed): no format error, timeout or crash, and no stop at an error.</param>
-/// <param name="Error">A notebook-level failure (format error, timeout, crash), or null.</param>
+/// <param name="Error">A notebook-level failure (format error, refusal, timeout, crash), or null.</param>
 /// <param name="Seconds">Wall time of the whole run.</param>
 /// <param name="Cells">Per code cell: time and outcome.</param>
 /// <param name="Claims">The claims the notebook displayed under <see cref="NotebookRunner.ClaimsMimeType"/>.</param>
+/// <param name="SaveProblem">Why the executed notebook is not where it was to go (the file changed during the run, the
+/// folder cannot be written) and where it is instead, or null.</param>
 public sealed record NotebookRunResult(
-    string Notebook, string? Output, bool Ok, bool Completed, string? Error, double Seconds, IReadOnlyList<CellRun> Cells, JsonArray Claims)
+    string Notebook, string? Output, bool Ok, bool Completed, string? Error, double Seconds, IReadOnlyList<CellRun> Cells, JsonArray Claims,
+    string? SaveProblem = null)
 {
     /// <summary>The first failure as "cell N: ename: evalue", or the format error.</summary>
     public string? FirstFailure => Error ?? (Cells.FirstOrDefault(c => !c.Ok) is { } cell ? $"cell {cell.Number}: {cell.Ename}: {FirstLine(cell.Evalue)}" : null);
+
+    /// <summary>Why the notebook did not pass, or null when it did: it failed (unless errors were allowed and every cell ran),
+    /// or its results are not where they were to go.</summary>
+    public string? Failure(bool allowErrors) => Ok || (allowErrors && Completed) ? SaveProblem : FirstFailure;
 
     private static string FirstLine(string? text) => (text ?? "").Split('\n')[0];
 }
@@ -55,7 +63,9 @@ public sealed record NotebookRunResult(
 /// <summary>
 /// Runs notebooks headless: each in its own child process (isolation of static and native state; a cell past its
 /// timeout is stopped by ending that process), outputs gathered from the child's events into the notebook, which
-/// is written atomically — in place only after a successful run (or with <see cref="RunOptions.AllowErrors"/>).
+/// is written atomically — in place only after a successful run (or with <see cref="RunOptions.AllowErrors"/>), and
+/// only if the file still holds what was read. Nothing is lost: results that cannot go where they were to go are
+/// written to a conflict copy or a temporary folder, and the run says where.
 /// </summary>
 public sealed class NotebookRunner(RunOptions options)
 {
@@ -75,6 +85,13 @@ public sealed class NotebookRunner(RunOptions options)
     {
         var full = Path.GetFullPath(path);
         var clock = Stopwatch.StartNew();
+        var elsewhere = new Lazy<string>(() => Directory.CreateTempSubdirectory($"normnb-{Path.GetFileNameWithoutExtension(full)}-").FullName);
+        NotebookRunResult Refuse(string message)
+        {
+            options.Echo?.WriteLine($"  ✗ {message}");
+            return Finish(new NotebookRunResult(full, null, false, false, message, clock.Elapsed.TotalSeconds, [], []), full, elsewhere);
+        }
+
         Notebook notebook;
         try
         {
@@ -82,11 +99,16 @@ public sealed class NotebookRunner(RunOptions options)
         }
         catch (NotebookFormatException e)
         {
-            options.Echo?.WriteLine($"  ✗ {e.Message}");
-            return Finish(new NotebookRunResult(full, null, false, false, e.Message, clock.Elapsed.TotalSeconds, [], []), full);
+            return Refuse(e.Message);
         }
+        var refusal = options.OutputDirectory is { } folder ? OutputConflict([full], folder)
+            : AtomicFile.ReadOnlyReason(full) is { } reason ? $"{full} is read-only ({reason}); normnb run writes outputs into the notebook: make it writable, or write a copy with --output DIR."
+            : null;
+        if (refusal is not null)
+            return Refuse(refusal);
 
         InjectParameters(notebook);
+        notebook.ClearOutputs();
         var codeCells = notebook.Cells.Where(c => c.CellType == "code").ToList();
         var request = new HostRequest(Path.GetDirectoryName(full)!,
             codeCells.Select(c => new HostCell(c.Number, c.Source, c.MetadataKernel ?? notebook.DefaultKernel)).ToList(),
@@ -97,23 +119,90 @@ public sealed class NotebookRunner(RunOptions options)
 
         var completed = processError is null && collector.Cells.Count == codeCells.Count;
         var ok = completed && collector.Cells.All(c => c.Ok);
-        var target = options.OutputDirectory is { } dir ? Path.Combine(Path.GetFullPath(dir), Path.GetFileName(full))
-            : ok || (options.AllowErrors && completed) ? full
-            : Path.Combine(RunFolder(full), Path.GetFileNameWithoutExtension(full) + ".failed.ipynb");
-        notebook.Save(target);
-        return Finish(new NotebookRunResult(full, target, ok, completed, processError, clock.Elapsed.TotalSeconds, collector.Cells, collector.Claims), full);
+        var (output, problem) = Save(notebook, inPlace: ok || (options.AllowErrors && completed), elsewhere);
+        if (problem is not null)
+            options.Echo?.WriteLine($"  ✗ {problem}");
+        return Finish(new NotebookRunResult(full, output, ok, completed, processError, clock.Elapsed.TotalSeconds, collector.Cells, collector.Claims, problem),
+            full, elsewhere);
     }
 
-    private NotebookRunResult Finish(NotebookRunResult result, string notebookPath)
+    /// <summary>
+    /// Why writing copies of <paramref name="notebooks"/> to <paramref name="outputDirectory"/> would overwrite one of them, or
+    /// write two to one file; null when it would not. Symlinks are followed: a link to a notebook's folder is that folder.
+    /// </summary>
+    public static string? OutputConflict(IReadOnlyList<string> notebooks, string outputDirectory)
+    {
+        var sources = new Dictionary<string, string>();
+        foreach (var notebook in notebooks)
+            sources.TryAdd(AtomicFile.RealPath(notebook), Path.GetFullPath(notebook));
+        var copies = new Dictionary<string, string>();
+        foreach (var notebook in notebooks)
+        {
+            var copy = Path.Combine(Path.GetFullPath(outputDirectory), Path.GetFileName(notebook));
+            var target = AtomicFile.RealPath(copy);
+            if (sources.TryGetValue(target, out var source))
+                return $"--output {outputDirectory} would overwrite {source}; write the copies to a folder that holds none of the notebooks run.";
+            if (!copies.TryAdd(target, Path.GetFullPath(notebook)))
+                return $"{copies[target]} and {Path.GetFullPath(notebook)} would both be written to {copy}; run them with different --output folders.";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Writes the executed notebook: to --output; else in place when it passed and the file still holds what was read,
+    /// to <c>.runs/NAME.conflict.ipynb</c> when it does not, and to <c>.runs/NAME.failed.ipynb</c> when it failed.
+    /// Returns where it went, and why that is not where it was to go.
+    /// </summary>
+    private (string Output, string? Problem) Save(Notebook notebook, bool inPlace, Lazy<string> elsewhere)
+    {
+        var bytes = notebook.ToBytes();
+        var stem = Path.GetFileNameWithoutExtension(notebook.Path);
+        if (options.OutputDirectory is { } folder)
+            return SaveTo(Path.Combine(Path.GetFullPath(folder), Path.GetFileName(notebook.Path)), bytes, elsewhere);
+        if (!inPlace)
+            return SaveTo(Path.Combine(RunFolder(notebook.Path), stem + ".failed.ipynb"), bytes, elsewhere);
+        if (TrySaveTo(notebook.Path, bytes, elsewhere, expected: notebook.Bytes) is { } saved)
+            return saved;
+        var (conflict, _) = SaveTo(Path.Combine(RunFolder(notebook.Path), stem + ".conflict.ipynb"), bytes, elsewhere);
+        return (conflict, $"{notebook.Path} changed on disk during the run and is left as it is; results in {conflict}");
+    }
+
+    private static (string Output, string? Problem) SaveTo(string path, byte[] bytes, Lazy<string> elsewhere) =>
+        TrySaveTo(path, bytes, elsewhere, expected: null) ?? throw new UnreachableException("with nothing expected, the file is always written");
+
+    /// <summary>Writes <paramref name="path"/>, or a file of its name in a new temporary folder when its folder cannot be written;
+    /// returns where it went and why not to <paramref name="path"/>, or null when the file no longer holds <paramref name="expected"/>.</summary>
+    private static (string Output, string? Problem)? TrySaveTo(string path, byte[] bytes, Lazy<string> elsewhere, byte[]? expected)
+    {
+        var folder = Path.GetDirectoryName(AtomicFile.RealPath(path))!;
+        var reason = AtomicFile.ReadOnlyReason(folder) is { } readOnly ? $"read-only: {readOnly}" : null;
+        if (reason is null)
+        {
+            try
+            {
+                return AtomicFile.Write(path, bytes, expected) ? (path, null) : null;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                reason = e is UnauthorizedAccessException ? "permission denied" : e.Message;
+            }
+        }
+        var instead = Path.Combine(elsewhere.Value, Path.GetFileName(path));
+        AtomicFile.Write(instead, bytes);
+        return (instead, $"cannot write in {folder} ({reason}); results in {instead}");
+    }
+
+    private NotebookRunResult Finish(NotebookRunResult result, string notebookPath, Lazy<string> elsewhere)
     {
         var folder = options.OutputDirectory is { } dir ? Path.GetFullPath(dir) : RunFolder(notebookPath);
-        Directory.CreateDirectory(folder);
         var summary = Path.Combine(folder, Path.GetFileNameWithoutExtension(notebookPath) + ".run.json");
-        File.WriteAllText(summary, JsonSerializer.Serialize(result, SummaryJson));
+        var (_, problem) = SaveTo(summary, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(result, SummaryJson)), elsewhere);
+        if (problem is not null && result.SaveProblem is null)
+            options.Echo?.WriteLine($"  ✗ {problem}");
         return result;
     }
 
-    /// <summary>Where in-place runs keep summaries and failed copies: <c>.runs/</c> beside the notebook.</summary>
+    /// <summary>Where in-place runs keep summaries, failed copies and conflict copies: <c>.runs/</c> beside the notebook.</summary>
     public static string RunFolder(string notebookPath) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(notebookPath))!, ".runs");
 
     private void InjectParameters(Notebook notebook)
@@ -123,7 +212,7 @@ public sealed class NotebookRunner(RunOptions options)
         var lines = options.Parameters.Select(p => $"var {p.Key} = {CSharpLiteral(p.Value)};");
         var source = "// Parameters injected by normnb run -p\n" + string.Join("\n", lines);
         var anchor = notebook.Cells.FirstOrDefault(c => c.Tags.Contains("parameters"));
-        notebook.InsertCodeCell(anchor is null ? 0 : anchor.Number, source, ["injected-parameters"]);
+        notebook.InsertCodeCell(anchor is null ? 0 : anchor.Number, source, ["injected-parameters"], id: "injected-parameters");
     }
 
     /// <summary>A parameter value as C#: integers and floating-point numbers and booleans as such, anything else as a string.</summary>
@@ -205,10 +294,18 @@ public sealed class NotebookRunner(RunOptions options)
         }
         if (!sawDone)
         {
-            var message = $"The notebook process ended unexpectedly (exit code {process.ExitCode}) during cell {collector.CurrentCell}.";
+            var message = $"The notebook process ended unexpectedly during cell {collector.CurrentCell}: {ExitCodeMeaning(process.ExitCode)}.";
             collector.FailCurrent("NotebookProcessExited", message);
             return message;
         }
         return null;
     }
+
+    // .NET reports a child ended by signal N as exit code 128 + N.
+    private static string ExitCodeMeaning(int code) => code switch
+    {
+        134 => "exit code 134, stack overflow or abort (SIGABRT)",
+        137 => "exit code 137, killed (SIGKILL), probably out of memory",
+        _ => $"exit code {code}",
+    };
 }

@@ -74,7 +74,7 @@ internal sealed class OutputCollector
                 case "finished":
                     _cellClock.Stop();
                     var cell = _notebook.Cells[e.Cell - 1];
-                    Notebook.SetOutputs(cell, Finalize(Cell(e.Cell)), e.ExecutionCount);
+                    _notebook.SetOutputs(cell, Finalize(Cell(e.Cell)), e.ExecutionCount);
                     var error = Cell(e.Cell).OfType<JsonObject>().FirstOrDefault(o => (string?)o["output_type"] == "error");
                     _cells.Add(new CellRun(e.Cell, e.Milliseconds ?? 0, e.Ok ?? false, (string?)error?["ename"], (string?)error?["evalue"]));
                     _echo?.WriteLine($"  {(e.Ok == true ? "✓" : "✗")} cell {e.Cell} ({(e.Milliseconds ?? 0) / 1000:0.00} s)");
@@ -105,7 +105,7 @@ internal sealed class OutputCollector
             _cellClock.Stop();
             var outputs = Cell(CurrentCell);
             outputs.Add(ErrorOutput(ename, message, [message]));
-            Notebook.SetOutputs(_notebook.Cells[CurrentCell - 1], Finalize(outputs), null);
+            _notebook.SetOutputs(_notebook.Cells[CurrentCell - 1], Finalize(outputs), null);
             _cells.Add(new CellRun(CurrentCell, _cellClock.Elapsed.TotalMilliseconds, false, ename, message));
             _echo?.WriteLine($"    ✗ {message}");
         }

@@ -34,6 +34,7 @@ public sealed class RunnerBadInputTests : IDisposable
     [InlineData("bad-source-list.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": ["a", 1]}]}""", "cell 1 has a 'source' that is a list")]
     [InlineData("bad-type.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "heading", "source": ""}]}""", "cell 1 has cell_type 'heading'")]
     [InlineData("array.ipynb", """[1, 2, 3]""", "the top level must be a JSON object")]
+    [InlineData("duplicate-key.ipynb", """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [], "cells": []}""", "not valid JSON (Duplicate property 'cells'")]
     [InlineData("empty.ipynb", "", "the file is empty")]
     public void MalformedNotebook_IsRejectedWithItsReason(string name, string content, string reason)
     {
@@ -104,6 +105,28 @@ public sealed class RunnerBadInputTests : IDisposable
         var failed = File.ReadAllText(Path.Combine(_scratch.Folder, ".runs", "flood.failed.ipynb"), Encoding.UTF8);
         Assert.Contains("[normnb: output truncated: cell 1 wrote more than 100,000 characters to stdout/stderr]", failed);
         Assert.True(failed.Length < 300_000, $"the saved notebook holds {failed.Length} characters");
+        var outputs = (System.Text.Json.Nodes.JsonArray)Read(Path.Combine(_scratch.Folder, ".runs", "flood.failed.ipynb"))["cells"]![0]!["outputs"]!;
+        Assert.Equal("OutputLimitExceeded", (string?)outputs[^1]!["ename"]);   // the name the README gives
+    }
+
+    [Fact]
+    public void ANotebookOfAnotherLanguage_IsRefusedNamingItsKernel()
+    {
+        // "1 + 1" is Python as well as C#: it used to run as C#.
+        var path = _scratch.WriteText("python.ipynb", """
+            {"cells": [{"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "1 + 1"}],
+             "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 4}
+            """);
+        AssertRejected(path, $"{path}: the notebook's kernel is 'python3' (metadata.kernelspec.name); normnb runs C# notebooks");
+    }
+
+    [Theory]
+    [InlineData("int Depth(int n) => Depth(n + 1) + 1;\nDepth(0)", "exit code 134, stack overflow or abort (SIGABRT)")]
+    [InlineData("System.Diagnostics.Process.GetCurrentProcess().Kill();", "exit code 137, killed (SIGKILL), probably out of memory")]
+    public void ACrashOfTheNotebookProcess_IsExplained(string source, string explanation)
+    {
+        var path = _scratch.Write("crash.ipynb", source);
+        AssertRejected(path, $"The notebook process ended unexpectedly during cell 1: {explanation}.");
     }
 
     [Fact]
@@ -112,6 +135,15 @@ public sealed class RunnerBadInputTests : IDisposable
         var (exit, _, stderr) = Run(Path.Combine(_scratch.Folder, "nope.ipynb"));
         Assert.Equal(2, exit);
         Assert.Contains("is neither a notebook nor a folder", stderr);
+    }
+
+    [Fact]
+    public void AFolderWithoutNotebooks_IsAUsageError()
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(_scratch.Folder, "empty")).FullName;
+        var (exit, _, stderr) = Run(folder);
+        Assert.Equal(2, exit);
+        Assert.Contains($"'{folder}' is a folder without notebooks (*.ipynb).", stderr);
     }
 
     [Fact]

@@ -65,6 +65,22 @@ public sealed class RunnerPackagesAndFoldersTests : IDisposable
     }
 
     [Fact]
+    public void Parameters_InjectedIntoAnNbformat45Notebook_GetACellId_SoTheCopyValidates()
+    {
+        var parameters = CodeCell("p", "var steps = 10;");
+        parameters["metadata"] = new JsonObject { ["tags"] = new JsonArray("parameters") };
+        var path = _scratch.WriteCells("ids.ipynb", parameters, CodeCell("use", "steps * 2"));
+
+        var output = Path.Combine(_scratch.Folder, "out");
+        var (exit, stdout, _) = Run(path, "-p", "steps=21", "--output", output);
+        Assert.True(exit == 0, stdout);
+        var copy = Path.Combine(output, "ids.ipynb");
+        Assert.Equal("injected-parameters", (string?)Read(copy)["cells"]![1]!["id"]);
+        var problems = NbformatValidator.Problems(copy);
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
     public void Folder_RunsInNameOrder_ReportsOneLineEach_AndWritesJUnit()
     {
         var folder = Path.Combine(_scratch.Folder, "set");

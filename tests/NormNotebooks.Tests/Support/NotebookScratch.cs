@@ -23,9 +23,8 @@ public sealed class NotebookScratch : IDisposable
     }
 
     /// <summary>Writes a notebook with the given code cells (and the Polyglot metadata) and returns its path.</summary>
-    public string Write(string name, params string[] codeCells)
-    {
-        var cells = new JsonArray(codeCells.Select(source => (JsonNode)new JsonObject
+    public string Write(string name, params string[] codeCells) =>
+        WriteCells(name, codeCells.Select(source => new JsonObject
         {
             ["cell_type"] = "code",
             ["execution_count"] = null,
@@ -33,15 +32,40 @@ public sealed class NotebookScratch : IDisposable
             ["outputs"] = new JsonArray(),
             ["source"] = source,
         }).ToArray());
+
+    /// <summary>Writes an nbformat 4.5 C# notebook holding <paramref name="cells"/> and returns its path.</summary>
+    public string WriteCells(string name, params JsonObject[] cells)
+    {
         var notebook = new JsonObject
         {
-            ["cells"] = cells,
+            ["cells"] = new JsonArray(cells.Select(c => (JsonNode)c).ToArray()),
             ["metadata"] = new JsonObject { ["kernelspec"] = new JsonObject { ["display_name"] = ".NET (C#)", ["language"] = "C#", ["name"] = ".net-csharp" } },
             ["nbformat"] = 4,
             ["nbformat_minor"] = 5,
         };
         return WriteText(name, notebook.ToJsonString(new() { WriteIndented = true }) + "\n");
     }
+
+    /// <summary>A code cell with an id; <paramref name="earlierStdout"/> stands for what an earlier run left in it.</summary>
+    public static JsonObject CodeCell(string id, string source, int? executionCount = null, string? earlierStdout = null) => new()
+    {
+        ["cell_type"] = "code",
+        ["execution_count"] = executionCount,
+        ["id"] = id,
+        ["metadata"] = new JsonObject(),
+        ["outputs"] = earlierStdout is null ? new JsonArray()
+            : new JsonArray(new JsonObject { ["name"] = "stdout", ["output_type"] = "stream", ["text"] = earlierStdout }),
+        ["source"] = source,
+    };
+
+    /// <summary>A markdown cell with an id.</summary>
+    public static JsonObject MarkdownCell(string id, string source) => new()
+    {
+        ["cell_type"] = "markdown",
+        ["id"] = id,
+        ["metadata"] = new JsonObject(),
+        ["source"] = source,
+    };
 
     public string WriteText(string name, string text)
     {
