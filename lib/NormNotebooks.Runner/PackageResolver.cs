@@ -36,13 +36,54 @@ public sealed class PackageResolver : IDisposable
     public PackageResolver(string workingDirectory)
     {
         _workingDirectory = workingDirectory;
-        _restoreDirectory = Path.Combine(Path.GetTempPath(), "normnb-restore", $"{Environment.ProcessId}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(_restoreDirectory);
+        SweepStale();
+        // Unique per process and private (mode 0700 on Unix): one shared parent folder, once made by root, crashed every other user's
+        // notebooks at start.
+        _restoreDirectory = Directory.CreateTempSubdirectory($"{RestorePrefix}{Environment.ProcessId}-").FullName;
         AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteRestoreDirectory();
         _provider = new DependencyProvider(
             new AssemblyResolutionProbe(() => _assemblyPaths),
             new NativeResolutionProbe(() => _nativeRoots),
             true);
+    }
+
+    private const string RestorePrefix = "normnb-restore-";
+
+    /// <summary>The private folder the dependency manager writes its restore projects into.</summary>
+    internal string RestoreDirectory => _restoreDirectory;
+
+    /// <summary>Deletes restore folders left by notebook processes that no longer run (killed, timed out, crashed): the folder name
+    /// carries the process id. Folders this user cannot delete are left alone.</summary>
+    internal static void SweepStale()
+    {
+        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), RestorePrefix + "*"))
+        {
+            var rest = Path.GetFileName(folder)[RestorePrefix.Length..];
+            var dash = rest.IndexOf('-', StringComparison.Ordinal);
+            if (dash <= 0 || !int.TryParse(rest[..dash], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                || pid == Environment.ProcessId || IsRunning(pid))
+                continue;
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Releases the dependency manager and deletes the private restore folder.</summary>
