@@ -140,7 +140,7 @@ public sealed class Notebook
             throw new NotebookFormatException($"{path}: 'metadata' must be an object.");
         if (cellArray.Count == 0)
             throw new NotebookFormatException($"{path}: the notebook has no cells; there is nothing to run.");
-        if (KernelspecName(root) is { } spec && !spec.StartsWith(".net-", StringComparison.Ordinal) && !CellParser.IsCSharp(spec)
+        if (KernelspecName(root) is { } spec && !spec.StartsWith(".net-", StringComparison.Ordinal) && spec is not ("csharp" or "c#")
             && Member(root, "metadata", "polyglot_notebook", "kernelInfo") is null)
             throw new NotebookFormatException($"{path}: the notebook's kernel is '{spec}' (metadata.kernelspec.name); normnb runs C# notebooks (kernelspec '.net-csharp').");
 

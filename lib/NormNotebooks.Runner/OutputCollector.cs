@@ -189,7 +189,7 @@ internal sealed class OutputCollector
     {
         if (_echo is null || data is null)
             return;
-        var text = data.TryGetValue("text/plain", out var plain) ? plain : string.Join(", ", data.Keys);
+        var text = data.TryGetValue("text/plain", out var plain) ? plain : $"({string.Join(", ", data.Keys)} output)";
         var lines = text.Split('\n');
         foreach (var line in lines.Take(20))
             _echo.WriteLine($"    │ {line}");

@@ -5,7 +5,7 @@ using static NormNotebooks.Tests.Support.NotebookScratch;
 
 namespace NormNotebooks.Tests.Runner;
 
-/// <summary>Tables of records and tuples, and Plotly.NET charts (interactive HTML plus a static PNG where Chromium exists).</summary>
+/// <summary>Sequences, and Plotly.NET charts (interactive HTML plus a static PNG where Chromium exists).</summary>
 [Trait("Category", "Packages")]
 public sealed class RunnerDisplayTests : IClassFixture<RunnerDisplayTests.Executed>
 {
@@ -34,19 +34,9 @@ public sealed class RunnerDisplayTests : IClassFixture<RunnerDisplayTests.Execut
     private JsonNode Data(string id) => Outputs(_run.Notebook, id).Last()!["data"]!;
 
     [Fact]
-    public void Records_RenderAsTables()
+    public void PrimitiveSequences_KeepTheKernelsRendering()
     {
         Assert.True(_run.ExitCode == 0, _run.Stdout);
-        Assert.Equal("Norm       Loss    Steps\n---------  ------  -----\nlayernorm  1.2345  300\nrmsnorm    1.2301  300", Text(Data("t-records")["text/plain"]));
-        Assert.Equal("<table><thead><tr><th>Norm</th><th>Loss</th><th>Steps</th></tr></thead><tbody>" +
-                     "<tr><td>layernorm</td><td>1.2345</td><td>300</td></tr><tr><td>rmsnorm</td><td>1.2301</td><td>300</td></tr></tbody></table>",
-            Text(Data("t-records")["text/html"]));
-    }
-
-    [Fact]
-    public void Tuples_RenderAsTables_AndPrimitiveSequencesAsBefore()
-    {
-        Assert.Equal("Item1    Item2\n-------  -----\npre-ln   0.5\npost-ln  0.75", Text(Data("t-tuples")["text/plain"]));
         Assert.Equal("[ 1, 2, 3 ]", Text(Data("t-ints")["text/plain"]));
     }
 

@@ -8,7 +8,7 @@ using static NormNotebooks.Tests.Support.NotebookScratch;
 
 namespace NormNotebooks.Tests.Runner;
 
-/// <summary>TorchSharp inside a notebook: #r "nuget: TorchSharp-cpu" plus the library loads natively (patched where needed), and tensors display abbreviated.</summary>
+/// <summary>TorchSharp inside a notebook: #r "nuget: TorchSharp-cpu" plus the library loads natively (patched where needed), tensors display abbreviated and sequences of records as tables.</summary>
 [Trait("Category", "Packages")]
 public sealed class RunnerTorchTests
 {
@@ -31,6 +31,14 @@ public sealed class RunnerTorchTests
         Assert.StartsWith("[1000x1000], type = Float32, device = cpu\n(first 6 entries along each axis of 1000x1000; 1,000,000 values in all)\n", large);
         Assert.Equal(2 + 6, large.TrimEnd('\n').Split('\n').Length);
         Assert.StartsWith("<div><pre>[1000x1000]", Text(Outputs(notebook, "x-large")[0]!["data"]!["text/html"]));
+
+        // The library's table formatter, registered with the kernel's formatter when the library loads (as in VS Code and Jupyter).
+        static JsonNode Data(JsonObject notebook, string id) => Outputs(notebook, id).Last()!["data"]!;
+        Assert.Equal("Norm       Loss    Steps\n---------  ------  -----\nlayernorm  1.2345  300\nrmsnorm    1.2301  300", Text(Data(notebook, "t-records")["text/plain"]));
+        Assert.Equal("<table><thead><tr><th>Norm</th><th>Loss</th><th>Steps</th></tr></thead><tbody>" +
+                     "<tr><td>layernorm</td><td>1.2345</td><td>300</td></tr><tr><td>rmsnorm</td><td>1.2301</td><td>300</td></tr></tbody></table>",
+            Text(Data(notebook, "t-records")["text/html"]));
+        Assert.Equal("Item1    Item2\n-------  -----\npre-ln   0.5\npost-ln  0.75", Text(Data(notebook, "t-tuples")["text/plain"]));
     }
 
     /// <summary>The register a notebook declares and judges, displayed the way every notebook displays it, arrives in the run summary
