@@ -16,7 +16,7 @@ internal static class RunCommand
         var quick = new Option<bool>("--quick") { Description = "Set NORMNB_QUICK=1 for the notebooks: shrunk sizes, same code paths." };
         var allowErrors = new Option<bool>("--allow-errors") { Description = "Run every cell even after a failure, and save the result." };
         var timeout = new Option<double>("--timeout") { Description = "Per-cell time limit in seconds; the notebook process is stopped past it.", DefaultValueFactory = _ => 1200 };
-        var maxOutput = new Option<long>("--max-output") { Description = "Per-cell limit on stdout+stderr characters.", DefaultValueFactory = _ => 4 << 20 };
+        var maxOutput = new Option<long>("--max-output") { Description = "Per-cell limit on output characters (stdout, stderr, displays and results together; the first chart embeds plotly.js, 3.6 MB).", DefaultValueFactory = _ => 16 << 20 };
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value, injected papermill-style after the cell tagged 'parameters' (repeatable).", AllowMultipleArgumentsPerToken = false };
         var junit = new Option<string?>("--junit") { Description = "Write a JUnit XML report (one test case per notebook) to this file." };
         var html = new Option<bool>("--html") { Description = "Also export each executed notebook to HTML with `jupyter nbconvert` (Debian: jupyter-nbconvert)." };
@@ -90,7 +90,11 @@ internal static class RunCommand
     }
 
     private static string ClaimSummary(NotebookRunResult result) =>
-        result.Claims.Count == 0 ? "" : $"{result.Claims.Count} claims";
+        string.Join(", ", new[]
+        {
+            result.Claims.Count == 0 ? "" : $"{result.Claims.Count} claims",
+            result.Warnings is not { Count: > 0 } warnings ? "" : $"⚠ {warnings.Count} warning{(warnings.Count == 1 ? "" : "s")}: {warnings[0]}",
+        }.Where(s => s.Length > 0));
 
     /// <summary>Adds the notebooks named (folders: their notebooks in name order) to <paramref name="notebooks"/>, as full paths;
     /// returns why a path names none, or null.</summary>

@@ -49,7 +49,6 @@ public sealed partial class NotebookHost : IDisposable
         // Values show as HTML for front-ends and as text for logs, diffs and text exports (the kernel alone gives most types HTML only).
         Formatter.SetPreferredMimeTypesFor(typeof(object), HtmlFormatter.MimeType, PlainTextFormatter.MimeType);
         Formatter.SetPreferredMimeTypesFor(typeof(string), PlainTextFormatter.MimeType);
-        ChartFormatters.Register();
 
         var csharp = new CSharpKernel().UseKernelHelpers().UseValueSharing();
         _csharp = csharp;
@@ -150,7 +149,8 @@ public sealed partial class NotebookHost : IDisposable
     private void Publish(string type, string? displayId, IReadOnlyCollection<FormattedValue> values, int? executionCount)
     {
         var data = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var value in values.Where(v => !v.SuppressDisplay))
+        // A formatter that could not render (a chart image without a browser) leaves its value empty: leave that type out.
+        foreach (var value in values.Where(v => !v.SuppressDisplay && (!string.IsNullOrEmpty(v.Value) || v.MimeType == PlainTextFormatter.MimeType)))
             data.TryAdd(value.MimeType, value.Value ?? "");
         if (data.Count == 0)
             return;

@@ -22,8 +22,8 @@ public sealed record RunOptions
     /// <summary>Longest a single cell may run before the notebook process is stopped.</summary>
     public TimeSpan CellTimeout { get; init; } = TimeSpan.FromMinutes(20);
 
-    /// <summary>Per-cell cap on text written to stdout and stderr.</summary>
-    public long MaxOutputChars { get; init; } = 4 << 20;
+    /// <summary>Per-cell cap on output characters: streams, displays and results together.</summary>
+    public long MaxOutputChars { get; init; } = 16 << 20;
 
     /// <summary>Papermill-style parameters, injected as a cell after the one tagged <c>parameters</c>.</summary>
     public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
@@ -46,9 +46,10 @@ public sealed record CellRun(int Number, double Milliseconds, bool Ok, string? E
 /// <param name="Claims">The claims the notebook displayed under <see cref="NotebookRunner.ClaimsMimeType"/>.</param>
 /// <param name="SaveProblem">Why the executed notebook is not where it was to go (the file changed during the run, the
 /// folder cannot be written) and where it is instead, or null.</param>
+/// <param name="Warnings">What the run could not do fully without failing, e.g. a chart without its static image.</param>
 public sealed record NotebookRunResult(
     string Notebook, string? Output, bool Ok, bool Completed, string? Error, double Seconds, IReadOnlyList<CellRun> Cells, JsonArray Claims,
-    string? SaveProblem = null)
+    string? SaveProblem = null, IReadOnlyList<string>? Warnings = null)
 {
     /// <summary>The first failure as "cell N: ename: evalue", or the format error.</summary>
     public string? FirstFailure => Error ?? (Cells.FirstOrDefault(c => !c.Ok) is { } cell ? $"cell {cell.Number}: {cell.Ename}: {FirstLine(cell.Evalue)}" : null);
@@ -122,7 +123,7 @@ public sealed class NotebookRunner(RunOptions options)
         var (output, problem) = Save(notebook, inPlace: ok || (options.AllowErrors && completed), elsewhere);
         if (problem is not null)
             options.Echo?.WriteLine($"  ✗ {problem}");
-        return Finish(new NotebookRunResult(full, output, ok, completed, processError, clock.Elapsed.TotalSeconds, collector.Cells, collector.Claims, problem),
+        return Finish(new NotebookRunResult(full, output, ok, completed, processError, clock.Elapsed.TotalSeconds, collector.Cells, collector.Claims, problem, collector.Warnings),
             full, elsewhere);
     }
 

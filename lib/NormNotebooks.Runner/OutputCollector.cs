@@ -32,6 +32,9 @@ internal sealed class OutputCollector
 
     public JsonArray Claims { get; } = [];
 
+    /// <summary>Charts without a static image, one line per cell and reason.</summary>
+    public List<string> Warnings { get; } = [];
+
     public int CurrentCell { get; private set; }
 
     public TimeSpan CurrentCellElapsed => _cellClock.IsRunning ? _cellClock.Elapsed : TimeSpan.Zero;
@@ -61,6 +64,7 @@ internal sealed class OutputCollector
                     if (e.DisplayId is { } id)
                         _displays[id] = output;
                     CollectClaims(e.Data);
+                    CollectWarnings(e.Cell, e.Data);
                     EchoData(e.Data, e.Type == "result" ? "result" : "display");
                     break;
                 case "update":
@@ -184,6 +188,25 @@ internal sealed class OutputCollector
         {
         }
     }
+
+    // The library's chart HTML says why it carries no PNG (Display/ChartDisplay.cs in NormNotebooks).
+    private void CollectWarnings(int cell, IReadOnlyDictionary<string, string>? data)
+    {
+        if (data is null || !data.TryGetValue("text/html", out var html))
+            return;
+        var at = html.IndexOf(NoImageMarker, StringComparison.Ordinal);
+        if (at < 0)
+            return;
+        var end = html.IndexOf("-->", at, StringComparison.Ordinal);
+        var reason = html[(at + NoImageMarker.Length)..(end < 0 ? html.Length : end)].Trim();
+        var warning = $"cell {cell}: a chart has no static image ({reason}); it shows only where scripts run";
+        if (Warnings.Contains(warning))
+            return;
+        Warnings.Add(warning);
+        _echo?.WriteLine($"    ⚠ {warning}");
+    }
+
+    private const string NoImageMarker = "<!-- normnb: no static image:";
 
     private void EchoData(IReadOnlyDictionary<string, string>? data, string kind)
     {

@@ -14,7 +14,7 @@ public sealed record HostCell(int Number, string Source, string Kernel);
 /// <param name="WorkingDirectory">The notebook's folder.</param>
 /// <param name="Cells">Code cells in order.</param>
 /// <param name="StopOnError">Stop after the first cell that fails.</param>
-/// <param name="MaxOutputChars">Per-cell cap on stdout+stderr text; beyond it the cell fails.</param>
+/// <param name="MaxOutputChars">Per-cell cap on output characters (streams, displays and results); beyond it the cell fails.</param>
 public sealed record HostRequest(string WorkingDirectory, IReadOnlyList<HostCell> Cells, bool StopOnError, long MaxOutputChars);
 
 /// <summary>

@@ -15,7 +15,8 @@ namespace NormNotebooks.Display;
 /// uses) when the library loads, so they look the same in VS Code, in Jupyter with the <c>.net-csharp</c> kernel and under
 /// <c>normnb run</c>: sequences of records, tuples and plain data objects as tables, one column per property (HTML and aligned text;
 /// the kernel shows them as a tree of one row per item), and large tensors abbreviated as PyTorch prints them (TorchSharp's own
-/// formatter prints every row; a 1000×1000 tensor is 115 KB of text). Registered when the library loads into
+/// formatter prints every row; a 1000×1000 tensor is 115 KB of text), and Plotly.NET and XPlot.Plotly charts as interactive HTML
+/// with a static PNG inside it and beside it (<see cref="ChartDisplay"/>). Registered when the library loads into
 /// a process that already runs a kernel (the formatter assembly is loaded); elsewhere nothing is touched unless <see cref="Register"/>
 /// is called.
 /// </summary>
@@ -41,27 +42,58 @@ public static class NotebookFormatters
             Register();
     }
 
-    /// <summary>Registers the formatters (once; later calls do nothing).</summary>
+    /// <summary>Registers the formatters (once; later calls do nothing). Each group is registered on its own: one whose package is
+    /// missing (a notebook that references the library without TorchSharp or Plotly.NET) is left out, never the library's load.</summary>
     public static void Register()
     {
         if (Interlocked.Exchange(ref _registered, 1) != 0)
             return;
-        if (KernelDefault.Find is { } kernelDefault)
+        Try(RegisterTables);
+        Try(RegisterCharts);
+        Try(RegisterTensors);
+    }
+
+    private static void Try(Action register)
+    {
+        try
         {
-            foreach (var mime in new[] { HtmlFormatter.MimeType, PlainTextFormatter.MimeType })
-            {
-                // One formatter for every sequence: what is not a table goes to the formatter the kernel would have used.
-                Formatter.Register<IEnumerable>((value, context) =>
-                {
-                    if (Table(value, mime) is { } table)
-                    {
-                        context.Writer.Write(table);
-                        return true;
-                    }
-                    return kernelDefault(value.GetType(), mime)?.Format(value, context) ?? false;
-                }, mime);
-            }
+            register();
         }
+        catch (Exception e) when (e is FileNotFoundException or FileLoadException or TypeLoadException)
+        {
+        }
+    }
+
+    private static void RegisterTables()
+    {
+        if (KernelDefault.Find is not { } kernelDefault)
+            return;
+        foreach (var mime in new[] { HtmlFormatter.MimeType, PlainTextFormatter.MimeType })
+        {
+            // One formatter for every sequence: what is not a table goes to the formatter the kernel would have used.
+            Formatter.Register<IEnumerable>((value, context) =>
+            {
+                if (Table(value, mime) is { } table)
+                {
+                    context.Writer.Write(table);
+                    return true;
+                }
+                return kernelDefault(value.GetType(), mime)?.Format(value, context) ?? false;
+            }, mime);
+        }
+    }
+
+    private static void RegisterCharts()
+    {
+        RegisterChart(typeof(Plotly.NET.GenericChart), chart => Plotly.NET.GenericChart.toChartHTML((Plotly.NET.GenericChart)chart));
+        // XPlot.Plotly is not a dependency: its chart type is registered when a notebook loads it.
+        AppDomain.CurrentDomain.AssemblyLoad += (_, e) => RegisterXPlot(e.LoadedAssembly);
+        foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
+            RegisterXPlot(assembly);
+    }
+
+    private static void RegisterTensors()
+    {
         var full = Formatter.GetPreferredFormatterFor(typeof(torch.Tensor), PlainTextFormatter.MimeType);
         Formatter.Register<torch.Tensor>((tensor, context) =>
         {
@@ -75,11 +107,32 @@ public static class NotebookFormatters
         }, HtmlFormatter.MimeType);
     }
 
+    private static readonly ConditionalWeakTable<object, ChartDisplay.Output> Charts = [];
+
+    private static void RegisterXPlot(Assembly assembly)
+    {
+        if (assembly.GetName().Name != "XPlot.Plotly" || assembly.GetType("XPlot.Plotly.PlotlyChart") is not { } type
+            || type.GetMethod("GetInlineHtml", Type.EmptyTypes) is not { } inline)
+            return;
+        RegisterChart(type, chart => (string)inline.Invoke(chart, null)!);
+    }
+
+    private static void RegisterChart(Type type, Func<object, string> snippet)
+    {
+        ChartDisplay.Output Render(object chart) => Charts.GetValue(chart, c => ChartDisplay.Render(snippet(c)));
+        Formatter.Register(type, (chart, writer) => writer.Write(Render(chart).Html), HtmlFormatter.MimeType);
+        Formatter.Register(type, (chart, writer) => writer.Write(Render(chart).Png ?? ""), "image/png");
+        Formatter.Register(type, (_, writer) => writer.Write($"{type.Name} (interactive chart: open the notebook in VS Code or Jupyter)"), PlainTextFormatter.MimeType);
+        Formatter.SetPreferredMimeTypesFor(type, HeadlessChromium.Problem is null
+            ? [HtmlFormatter.MimeType, "image/png", PlainTextFormatter.MimeType]
+            : [HtmlFormatter.MimeType, PlainTextFormatter.MimeType]);
+    }
+
     /// <summary>The sequence as a table for <paramref name="mimeType"/> (text/html or text/plain) when its items are records, tuples
     /// or data objects of one type; null otherwise.</summary>
     public static string? Table(object? value, string mimeType)
     {
-        if (value is null or string or torch.Tensor || value is not IEnumerable sequence || mimeType is not (HtmlFormatter.MimeType or PlainTextFormatter.MimeType))
+        if (value is null or string || value is not IEnumerable sequence || IsTensor(value) || mimeType is not (HtmlFormatter.MimeType or PlainTextFormatter.MimeType))
             return null;
         var items = sequence.Cast<object?>().Take(MaxRows + 1).ToList();
         if (items.Count == 0 || items.Any(i => i is null) || items.Select(i => i!.GetType()).Distinct().Count() != 1)
@@ -91,6 +144,9 @@ public static class NotebookFormatters
         var rows = items.Take(MaxRows).Select(item => columns.Select(column => Cell(column.Read(item!))).ToArray()).ToList();
         return mimeType == HtmlFormatter.MimeType ? Html(columns, rows, more) : Text(columns, rows, more);
     }
+
+    // A method of its own, so that a sequence is tested without loading TorchSharp where it is absent.
+    private static bool IsTensor(object value) => value.GetType().FullName == "TorchSharp.torch+Tensor";
 
     /// <summary>
     /// The formatter the kernel itself would choose for a type, ignoring formatters registered by code (ours among them). A formatter

@@ -66,7 +66,7 @@ public static class TorchRuntime
                 return;
             try
             {
-                NativeLibrary.SetDllImportResolver(typeof(torch).Assembly, Resolve);
+                NativeLibrary.SetDllImportResolver(TorchSharpAssembly(), Resolve);
                 // Our kernels call one export of the same library (Kernels/TensorMemory.cs): the same handle serves both.
                 NativeLibrary.SetDllImportResolver(typeof(TorchRuntime).Assembly, Resolve);
                 _resolverRegistered = true;
@@ -76,6 +76,12 @@ public static class TorchRuntime
                 // Another component registered a resolver for TorchSharp first; EnsureLoaded reports it.
                 return;
             }
+            catch (Exception e) when (e is FileNotFoundException or FileLoadException)
+            {
+                // TorchSharp is not there (a notebook that uses only the charts or the fitters): nothing to prepare, and the library
+                // must still load. The first tensor call names the missing package.
+                return;
+            }
             // Load now, not at the first DllImport: TorchSharp's static initialiser probes explicit paths itself and refuses to start
             // unless LibTorchSharp is already loaded, so code whose first torch call is, say, FashionMnistSplit.ToTensors() would fail.
             // Failures are recorded (not thrown) and reported by EnsureLoaded or the first native call.
@@ -83,6 +89,11 @@ public static class TorchRuntime
                 Prepare();
         }
     }
+
+    // Its own method, not inlined: naming TorchSharp's type in RegisterResolver would load TorchSharp when that method is compiled,
+    // before its catch can run.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Assembly TorchSharpAssembly() => typeof(torch).Assembly;
 
     /// <summary>
     /// Prepares (if needed) and loads the native TorchSharp library now, and returns how it was done.

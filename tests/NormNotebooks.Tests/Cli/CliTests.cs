@@ -8,10 +8,12 @@ namespace NormNotebooks.Tests.Cli;
 /// <summary>Runs the built <c>normnb</c> as a child process, as a user would.</summary>
 public sealed class CliTests
 {
-    public static (int ExitCode, string Stdout, string Stderr) Normnb(params string[] args)
+    public static (int ExitCode, string Stdout, string Stderr) Normnb(params string[] args) => Normnb(null, args);
+
+    public static (int ExitCode, string Stdout, string Stderr) Normnb(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "normnb.dll");
-        var result = ExternalProcess.Run("dotnet", [dll, .. args], TimeSpan.FromMinutes(5));
+        var result = ExternalProcess.Run("dotnet", [dll, .. args], TimeSpan.FromMinutes(5), environment: environment);
         Assert.False(result.TimedOut, "normnb did not finish within 5 minutes");
         return (result.ExitCode, result.Stdout, result.Stderr);
     }

@@ -5,7 +5,8 @@ using static NormNotebooks.Tests.Support.NotebookScratch;
 
 namespace NormNotebooks.Tests.Runner;
 
-/// <summary>Sequences, and Plotly.NET charts (interactive HTML plus a static PNG where Chromium exists).</summary>
+/// <summary>Sequences, and the library's chart display: Plotly.NET and XPlot charts as interactive HTML with plotly.js embedded once
+/// per notebook, and a static PNG inside the HTML and beside it where Chromium exists (one browser for all of them).</summary>
 [Trait("Category", "Packages")]
 public sealed class RunnerDisplayTests : IClassFixture<RunnerDisplayTests.Executed>
 {
@@ -15,14 +16,25 @@ public sealed class RunnerDisplayTests : IClassFixture<RunnerDisplayTests.Execut
         {
             Scratch = new NotebookScratch();
             var source = Scratch.Copy("display.ipynb");
+            Directory.CreateDirectory(Path.Combine(Scratch.Folder, "lib"));
+            File.Copy(Path.Combine(AppContext.BaseDirectory, "NormNotebooks.dll"), Path.Combine(Scratch.Folder, "lib", "NormNotebooks.dll"));
             (ExitCode, Stdout, _) = Run(source, "--output", Path.Combine(Scratch.Folder, "out"));
             Notebook = Read(Path.Combine(Scratch.Folder, "out", "display.ipynb"));
+            // The same notebook where no image can be drawn.
+            (NoImagesExitCode, NoImagesStdout, _) = Cli.CliTests.Normnb(new Dictionary<string, string> { ["NORMNB_CHART_IMAGES"] = "0" },
+                "run", source, "--output", Path.Combine(Scratch.Folder, "no-images"));
+            NoImages = Read(Path.Combine(Scratch.Folder, "no-images", "display.ipynb"));
+            NoImagesSummary = Read(Path.Combine(Scratch.Folder, "no-images", "display.run.json"));
         }
 
         public NotebookScratch Scratch { get; }
         public int ExitCode { get; }
         public string Stdout { get; }
         public JsonObject Notebook { get; }
+        public int NoImagesExitCode { get; }
+        public string NoImagesStdout { get; }
+        public JsonObject NoImages { get; }
+        public JsonObject NoImagesSummary { get; }
 
         public void Dispose() => Scratch.Dispose();
     }
@@ -41,22 +53,52 @@ public sealed class RunnerDisplayTests : IClassFixture<RunnerDisplayTests.Execut
     }
 
     [Fact]
-    public void PlotlyChart_IsInteractiveHtml_LoadingPlotlyJsOnce_WithAStaticImageExactlyWhereChromiumExists()
+    public void Charts_AreInteractiveHtml_WithPlotlyJsEmbeddedOnce_AndAStaticImageExactlyWhereChromiumExists()
     {
-        var data = Data("t-chart");
-        var html = Text(data["text/html"]);
-        Assert.Contains("Plotly.newPlot(", html);
-        Assert.Contains("normnb-plotly-js", html);   // the shared script tag that loads plotly.js once per page
-        Assert.Contains("requirejs", html);
-        Assert.Equal(Machine.Chromium is not null, data["image/png"] is not null);
+        Assert.True(_run.ExitCode == 0, _run.Stdout);
+        var first = Text(Data("t-chart")["text/html"]);
+        var second = Text(Data("t-chart2")["text/html"]);
+        Assert.Contains("Plotly.newPlot(", first);
+        Assert.Contains("window.__normnbDefine = window.define", first);   // plotly.js inline, AMD's define hidden while it runs
+        Assert.True(first.Length > 3_000_000, $"the first chart holds {first.Length} characters; plotly.js alone is 3.6 MB");
+        Assert.DoesNotContain("__normnbDefine", second);
+        Assert.True(second.Length < 100_000, $"the second chart holds {second.Length} characters");
+        foreach (var id in new[] { "t-chart", "t-chart2", "t-xplot" })
+        {
+            var data = Data(id);
+            var html = Text(data["text/html"]);
+            Assert.Equal(Machine.Chromium is not null, data["image/png"] is not null);
+            Assert.Equal(Machine.Chromium is not null, html.Contains("<img id=\"normnb-image-", StringComparison.Ordinal));
+            Assert.Contains("(interactive chart: open the notebook in VS Code or Jupyter)", Text(data["text/plain"]));
+        }
     }
 
     [ChromiumFact]
     [Trait("Category", "Chromium")]
-    public void PlotlyChart_StaticImage_IsADrawnPng()
+    public void StaticImages_AreDrawnPngs_TheSameInsideTheHtml()
     {
-        var png = Convert.FromBase64String((string)Data("t-chart")["image/png"]!);
-        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
-        Assert.True(png.Length > 5_000, $"a {png.Length}-byte PNG is too small to hold a drawn chart");
+        foreach (var id in new[] { "t-chart", "t-chart2", "t-xplot" })
+        {
+            var base64 = (string)Data(id)["image/png"]!;
+            var png = Convert.FromBase64String(base64);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+            Assert.True(png.Length > 3_000, $"{id}: a {png.Length}-byte PNG is too small to hold a drawn chart");
+            Assert.Contains($"src=\"data:image/png;base64,{base64}\"", Text(Data(id)["text/html"]));
+        }
+    }
+
+    [Fact]
+    public void WithoutImages_ChartsStillShow_AndTheRunWarnsOncePerCell()
+    {
+        Assert.True(_run.NoImagesExitCode == 0, _run.NoImagesStdout);
+        var data = Outputs(_run.NoImages, "t-chart").Last()!["data"]!;
+        Assert.Null(data["image/png"]);
+        Assert.Contains("<!-- normnb: no static image: NORMNB_CHART_IMAGES=0 -->", Text(data["text/html"]));
+        var warnings = ((JsonArray)_run.NoImagesSummary["warnings"]!).Select(w => (string?)w).ToList();
+        Assert.Equal(
+            ["cell 2: a chart has no static image (NORMNB_CHART_IMAGES=0); it shows only where scripts run",
+             "cell 3: a chart has no static image (NORMNB_CHART_IMAGES=0); it shows only where scripts run",
+             "cell 4: a chart has no static image (NORMNB_CHART_IMAGES=0); it shows only where scripts run"], warnings);
+        Assert.Contains("⚠ cell 2: a chart has no static image", _run.NoImagesStdout);
     }
 }
