@@ -64,9 +64,23 @@ public sealed partial class NotebookHost : IDisposable
         _kernel.KernelEvents.Subscribe(OnEvent);
     }
 
+    /// <summary>
+    /// Run before the first cell: <c>display(…)</c> as the kernel helpers define it, except that the value it returns is the one it
+    /// published. The kernel's own (Microsoft.DotNet.Interactive 1.0.0-beta.26120.1) publishes one DisplayedValue and returns another
+    /// with a different id, so <c>display(x).Update(y)</c> reached no output (in the tool under Jupyter the update is dropped). A method
+    /// of the script takes precedence over the helpers' <c>using static</c>, and a cell may still define its own.
+    /// </summary>
+    internal const string Prelude = """
+        Microsoft.DotNet.Interactive.Formatting.DisplayedValue display(object value, params string[] mimeTypes) =>
+            Microsoft.DotNet.Interactive.KernelInvocationContextExtensions.Display(Microsoft.DotNet.Interactive.KernelInvocationContext.Current, value, mimeTypes);
+        """;
+
     /// <summary>Runs the request's cells in order; returns true when every cell succeeded.</summary>
     public async Task<bool> RunAsync(HostRequest request)
     {
+        var prelude = await _kernel.SendAsync(new SubmitCode(Prelude));
+        if (prelude.Events.OfType<CommandFailed>().FirstOrDefault() is { } failed)
+            throw new InvalidOperationException($"normnb's kernel prelude failed: {failed.Message}");
         var executionCount = 0;
         var allOk = true;
         foreach (var cell in request.Cells)
@@ -110,9 +124,9 @@ public sealed partial class NotebookHost : IDisposable
                 Publish("display", display.ValueId, display.FormattedValues, null);
                 break;
             case DisplayedValueUpdated update:
-                // The kernel's display() returns a DisplayedValue whose id differs from the one it published (Formatting
-                // 1.0.0-beta.26120.1 builds two objects), so its first update names an id no output has: show it as a new output,
-                // which later updates replace in place, rather than lose it.
+                // x.Display() (Formatting 1.0.0-beta.26120.1) returns a DisplayedValue whose id differs from the one it published (the
+                // package builds two objects; display() is mended by the Prelude), so its first update names an id no output has:
+                // show it as a new output, which later updates replace in place, rather than lose it.
                 bool known;
                 lock (_gate)
                     known = _displayIds.Contains(update.ValueId);
