@@ -10,4 +10,6 @@ var root = new RootCommand("normnb: run the NormNotebooks notebooks headless, fi
     InfoCommand.Create(),
     DataCommand.Create(),
 };
-return root.Parse(args).Invoke();
+// normnb run handles SIGINT and SIGTERM itself (it stops the notebook process and saves what ran); System.CommandLine's own
+// handling would end the CLI after 2 s and leave the notebook process running.
+return root.Parse(args).Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });

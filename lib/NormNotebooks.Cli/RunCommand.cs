@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using NormNotebooks.Runtime;
 using System.Xml.Linq;
 using NormNotebooks.Runner;
@@ -20,7 +21,7 @@ internal static class RunCommand
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value, injected papermill-style after the cell tagged 'parameters' (repeatable).", AllowMultipleArgumentsPerToken = false };
         var junit = new Option<string?>("--junit") { Description = "Write a JUnit XML report (one test case per notebook) to this file." };
         var html = new Option<bool>("--html") { Description = "Also export each executed notebook to HTML with `jupyter nbconvert` (Debian: jupyter-nbconvert)." };
-        var command = new Command("run", "Execute notebooks headless, faithful to .NET Interactive's C# kernel; write outputs back atomically.")
+        var command = new Command("run", "Execute notebooks headless on .NET Interactive's C# kernel; write outputs back atomically.")
         {
             paths, output, quick, allowErrors, timeout, maxOutput, parameters, junit, html,
         };
@@ -43,6 +44,18 @@ internal static class RunCommand
                 Console.Error.WriteLine($"normnb run: --timeout must be positive (got {seconds}).");
                 return 2;
             }
+            // SIGINT (Ctrl-C) and SIGTERM (CI cancel, kill, docker stop) stop the running notebook cleanly: its process is ended, its
+            // partial copy and summary are written, no further notebook starts, and the exit code says which signal (128 + N).
+            using var interrupt = new CancellationTokenSource();
+            PosixSignal? received = null;
+            void OnSignal(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                received ??= context.Signal;
+                interrupt.Cancel();
+            }
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             var notebooks = new List<string>();
             if ((Expand(parse.GetValue(paths)!, notebooks)
                  ?? (parse.GetValue(output) is { } folder ? NotebookRunner.OutputConflict(notebooks, folder) : null)) is { } usage)
@@ -59,12 +72,18 @@ internal static class RunCommand
                 MaxOutputChars = parse.GetValue(maxOutput),
                 Parameters = parsed,
                 Echo = Console.Out,
+                Interrupt = interrupt.Token,
             };
             DataCommand.EnsureFor(notebooks);
             var runner = new NotebookRunner(options);
             var results = new List<NotebookRunResult>();
             for (var i = 0; i < notebooks.Count; i++)
             {
+                if (interrupt.IsCancellationRequested)
+                {
+                    Console.WriteLine($"■ stopped by {received}: {notebooks.Count - i} notebook(s) not run");
+                    break;
+                }
                 Console.WriteLine($"▶ [{i + 1}/{notebooks.Count}] {Path.GetRelativePath(Environment.CurrentDirectory, notebooks[i])}{(options.Quick ? " (quick)" : "")}");
                 var result = await runner.RunAsync(notebooks[i]);
                 results.Add(result);
@@ -84,7 +103,12 @@ internal static class RunCommand
             Console.WriteLine($"{results.Count - failed} passed, {failed} failed");
             if (parse.GetValue(junit) is { } report)
                 WriteJUnit(report, results, allowed);
-            return failed == 0 ? 0 : 1;
+            return received switch
+            {
+                PosixSignal.SIGINT => 130,
+                PosixSignal.SIGTERM => 143,
+                _ => failed == 0 ? 0 : 1,
+            };
         });
         return command;
     }

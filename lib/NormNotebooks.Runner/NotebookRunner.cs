@@ -30,6 +30,13 @@ public sealed record RunOptions
 
     /// <summary>Where progress and live outputs are echoed (null: nowhere).</summary>
     public TextWriter? Echo { get; init; }
+
+    /// <summary>Stops the running notebook (its process is ended, the running cell gets an <c>Interrupted</c> error, the partial
+    /// copy and the summary are written as for any failure): how <c>normnb run</c> answers SIGINT and SIGTERM.</summary>
+    public CancellationToken Interrupt { get; init; }
+
+    /// <summary>How long the notebook process may take to end after its last cell before it is stopped (a thread that never ends).</summary>
+    public TimeSpan ExitGrace { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>One cell's part of a run.</summary>
@@ -258,14 +265,40 @@ public sealed class NotebookRunner(RunOptions options)
                 collector.Native(line + "\n");
         });
         var timedOut = false;
-        using var watchdog = new Timer(_ =>
+        var lingered = false;
+        var interrupted = false;
+        Stopwatch? sinceDone = null;
+        void Stop()
         {
-            if (collector.CurrentCellElapsed > options.CellTimeout && !process.HasExited)
+            try
             {
-                timedOut = true;
                 process.Kill(entireProcessTree: true);
             }
+            catch (InvalidOperationException)
+            {
+                // it has just ended
+            }
+        }
+        using var watchdog = new Timer(_ =>
+        {
+            if (process.HasExited)
+                return;
+            if (collector.CurrentCellElapsed > options.CellTimeout)
+            {
+                timedOut = true;
+                Stop();
+            }
+            else if (sinceDone?.Elapsed > options.ExitGrace)
+            {
+                lingered = true;
+                Stop();
+            }
         }, null, TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(200));
+        using var interruption = options.Interrupt.Register(() =>
+        {
+            interrupted = true;
+            Stop();
+        });
 
         var sawDone = false;
         while (await process.StandardOutput.ReadLineAsync() is { } line)
@@ -282,11 +315,23 @@ public sealed class NotebookRunner(RunOptions options)
             }
             if (e is null)
                 continue;
-            sawDone |= e.Type == "done";
+            if (e.Type == "done")
+            {
+                sawDone = true;
+                sinceDone = Stopwatch.StartNew();
+            }
             collector.Handle(e);
         }
         await process.WaitForExitAsync();
         await stderr;
+        if (interrupted && !sawDone)
+        {
+            var message = $"Interrupted during cell {collector.CurrentCell}: normnb run received a stop signal (SIGINT or SIGTERM) and stopped the notebook process.";
+            collector.FailCurrent("Interrupted", message);
+            return message;
+        }
+        if (lingered)
+            collector.Warnings.Add($"the notebook process did not end within {options.ExitGrace.TotalSeconds:0} s after its last cell (a thread that never ends?) and was stopped; every cell had finished");
         if (timedOut)
         {
             var message = $"Cell {collector.CurrentCell} did not finish within {options.CellTimeout.TotalSeconds:0.#} s; the notebook process was stopped (--timeout).";

@@ -129,7 +129,7 @@ internal sealed class OutputCollector
         if (_echo is not null)
         {
             foreach (var line in text.TrimEnd('\n').Split('\n'))
-                _echo.WriteLine($"    │ {line}");
+                _echo.WriteLine($"    │ {Clip(line)}");
         }
     }
 
@@ -206,6 +206,13 @@ internal sealed class OutputCollector
         _echo?.WriteLine($"    ⚠ {warning}");
     }
 
+    /// <summary>The longest line the live echo shows; the notebook keeps the whole output.</summary>
+    internal const int EchoLineLimit = 500;
+
+    // A line of a megabyte (a data URI, a long progress line without newlines) would be one line of a megabyte in a CI log.
+    private static string Clip(string line) =>
+        line.Length <= EchoLineLimit ? line : $"{line[..EchoLineLimit]}… ({line.Length - EchoLineLimit:N0} more characters)";
+
     private const string NoImageMarker = "<!-- normnb: no static image:";
 
     private void EchoData(IReadOnlyDictionary<string, string>? data, string kind)
@@ -215,7 +222,7 @@ internal sealed class OutputCollector
         var text = data.TryGetValue("text/plain", out var plain) ? plain : $"({string.Join(", ", data.Keys)} output)";
         var lines = text.Split('\n');
         foreach (var line in lines.Take(20))
-            _echo.WriteLine($"    │ {line}");
+            _echo.WriteLine($"    │ {Clip(line)}");
         if (lines.Length > 20)
             _echo.WriteLine($"    │ … ({lines.Length - 20} more lines of this {kind})");
     }

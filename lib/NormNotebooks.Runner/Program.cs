@@ -14,7 +14,10 @@ if (args is not ["host"])
 var events = OperatingSystem.IsWindows()
     ? Console.Out
     : new StreamWriter(new FileStream(new SafeFileHandle(Posix.MoveStdoutAside(), ownsHandle: true), FileAccess.Write)) { AutoFlush = false };
-return await NotebookHost.MainAsync(Console.In, events);
+// Environment.Exit, not a return: a foreground thread a cell started and never ended would otherwise keep the process, and
+// `normnb run`, waiting after the last cell.
+Environment.Exit(await NotebookHost.MainAsync(Console.In, events));
+return 0;
 
 internal static partial class Posix
 {

@@ -110,6 +110,32 @@ public sealed class RunnerBadInputTests : IDisposable
         Assert.Equal("OutputLimitExceeded", (string?)outputs[^1]!["ename"]);   // the name the README gives
     }
 
+    [Theory]
+    [InlineData("display(HTML(new string('x', 200_000)));", "a display")]
+    [InlineData("new string('x', 200_000)", "its return value")]
+    public void HugeDisplaysAndResults_CountTowardsTheCap_AndAreLeftOutWithANote(string source, string what)
+    {
+        var path = _scratch.Write("huge-output.ipynb", source);
+        var (exit, stdout, _) = Run(path, "--max-output", "100000");
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"last: {what}", stdout);
+        var failed = File.ReadAllText(Path.Combine(_scratch.Folder, ".runs", "huge-output.failed.ipynb"), Encoding.UTF8);
+        // 200,000 characters per MIME type: HTML alone, or HTML with its text/plain alternative.
+        Assert.Matches(@"\[normnb: an output of [24]00,000 characters was left out: cell 1 went over 100,000 characters\]", failed);
+        Assert.True(failed.Length < 50_000, $"the saved notebook holds {failed.Length} characters");
+    }
+
+    [Fact]
+    public void ALongLine_IsClippedInTheLog_AndKeptWholeInTheNotebook()
+    {
+        var path = _scratch.Write("long-line.ipynb", "Console.WriteLine(new string('y', 100_000));");
+        var (exit, stdout, _) = Run(path);
+        Assert.True(exit == 0, stdout);
+        Assert.Contains("… (99,500 more characters)", stdout);
+        Assert.True(stdout.Length < 10_000, $"the log holds {stdout.Length} characters");
+        Assert.Contains(new string('y', 100_000), File.ReadAllText(path, Encoding.UTF8));
+    }
+
     [Fact]
     public void ANotebookOfAnotherLanguage_IsRefusedNamingItsKernel()
     {
