@@ -282,6 +282,7 @@ public sealed partial class NotebookHost : IDisposable
         var request = JsonSerializer.Deserialize<HostRequest>(await input.ReadToEndAsync(), ProtocolJson.Options)
             ?? throw new InvalidDataException("normnb notebook process: empty request on stdin.");
         Directory.SetCurrentDirectory(request.WorkingDirectory);
+        KernelFolders.SweepStale();
         var gate = new Lock();
         using var host = new NotebookHost(e =>
         {

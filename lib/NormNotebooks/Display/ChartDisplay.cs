@@ -115,7 +115,7 @@ internal static partial class ChartDisplay
     {
         if (HeadlessChromium.Problem is not null)
             return null;
-        var folder = Directory.CreateTempSubdirectory("normnb-chart-");
+        var folder = Runtime.ProcessFolders.Create("normnb-chart");
         try
         {
             var page = Path.Combine(folder.FullName, "chart.html");
@@ -130,7 +130,7 @@ internal static partial class ChartDisplay
         }
         finally
         {
-            folder.Delete(recursive: true);
+            Runtime.ProcessFolders.Delete(folder);
         }
     }
 

@@ -24,6 +24,7 @@ internal sealed class HeadlessChromium : IDisposable
     private readonly ClientWebSocket _socket = new();
     private readonly string _session;
     private int _nextId;
+    private int _disposed;
 
     /// <summary>Why images cannot be drawn here, or null when they can (as far as is known before the first one).</summary>
     public static string? Problem
@@ -66,7 +67,7 @@ internal sealed class HeadlessChromium : IDisposable
 
     private static HeadlessChromium Start()
     {
-        var profile = Directory.CreateTempSubdirectory("normnb-chromium-");
+        var profile = Runtime.ProcessFolders.Create("normnb-chromium");
         // Through a shell that ends the browser when this process's end closes its stdin, however this process ends (even SIGKILL, where
         // no exit handler runs): a browser must never outlive its notebook.
         var start = new ProcessStartInfo("/bin/sh")
@@ -96,7 +97,7 @@ internal sealed class HeadlessChromium : IDisposable
         catch
         {
             Kill(process);
-            profile.Delete(recursive: true);
+            Runtime.ProcessFolders.Delete(profile);
             throw;
         }
     }
@@ -192,15 +193,11 @@ internal sealed class HeadlessChromium : IDisposable
     /// <summary>Ends the browser and deletes its profile.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         _socket.Dispose();
         Kill(_process);
-        try
-        {
-            _profile.Delete(recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        Runtime.ProcessFolders.Delete(_profile);
     }
 
     private static void Kill(Process process)
@@ -215,15 +212,5 @@ internal sealed class HeadlessChromium : IDisposable
         {
         }
         process.Dispose();
-    }
-
-    /// <summary>For tests: how many browser processes this process has running (0 or 1).</summary>
-    internal static int Running
-    {
-        get
-        {
-            lock (Gate)
-                return _shared is { _process.HasExited: false } ? 1 : 0;
-        }
     }
 }
