@@ -57,6 +57,7 @@ internal sealed class OutputCollector
                     break;
                 case "display":
                 case "result":
+                    e = e with { Data = WithClaimsText(e.Data) };
                     var output = e.Type == "result"
                         ? new JsonObject { ["data"] = MimeBundle(e.Data), ["execution_count"] = e.ExecutionCount, ["metadata"] = new JsonObject(), ["output_type"] = "execute_result" }
                         : new JsonObject { ["data"] = MimeBundle(e.Data), ["metadata"] = new JsonObject(), ["output_type"] = "display_data" };
@@ -172,6 +173,26 @@ internal sealed class OutputCollector
             bundle[mime] = mime.StartsWith("image/", StringComparison.Ordinal) && mime != "image/svg+xml" ? value : Notebook.SplitLines(value);
         }
         return bundle;
+    }
+
+    /// <summary>A claims display carries only its JSON, which text front-ends, text exports and GitHub do not show: add a text/plain
+    /// alternative, one line per claim as the notebooks print them ("[held] statement: measured").</summary>
+    internal static IReadOnlyDictionary<string, string>? WithClaimsText(IReadOnlyDictionary<string, string>? data)
+    {
+        if (data is null || data.ContainsKey("text/plain") || !data.TryGetValue(NotebookRunner.ClaimsMimeType, out var json))
+            return data;
+        try
+        {
+            if (JsonNode.Parse(json) is not JsonArray claims)
+                return data;
+            var lines = claims.OfType<JsonObject>().Select(c =>
+                $"[{(string?)c["verdict"] ?? "not judged"}] {(string?)c["statement"] ?? (string?)c["id"]}: {(string?)c["measured"] ?? ""}".TrimEnd(' ', ':'));
+            return new Dictionary<string, string>(data) { ["text/plain"] = string.Join("\n", lines) };
+        }
+        catch (JsonException)
+        {
+            return data;
+        }
     }
 
     private void CollectClaims(IReadOnlyDictionary<string, string>? data)

@@ -83,5 +83,11 @@ public sealed class RunnerTorchTests
         Assert.True((double)claims[1]!["upper"]! < 0);
         var saved = Read(path)["cells"]!.AsArray().Single()!["outputs"]!.AsArray().Select(o => o!["data"]?[ClaimsRegister.MimeType]).Single(d => d is not null);
         Assert.True(JsonNode.DeepEquals(claims, saved), "the notebook keeps the claims as JSON, not as text lines");
+        // …with a readable text/plain alternative for text front-ends, exports and GitHub, which ignore the JSON type.
+        var text = Read(path)["cells"]!.AsArray().Single()!["outputs"]!.AsArray().Select(o => o!["data"]).Single(d => d?[ClaimsRegister.MimeType] is not null)!["text/plain"];
+        var lines = Text(text).Split('\n');
+        Assert.Equal(3, lines.Length);
+        Assert.StartsWith("[held] x equals y: ", lines[0]);
+        Assert.StartsWith("[inconclusive] the method matches the baseline", lines[2]);
     }
 }
