@@ -265,6 +265,8 @@ public sealed class NotebookRunner(RunOptions options)
                 collector.Native(line + "\n");
         });
         var timedOut = false;
+        var startTimedOut = false;
+        var sinceStart = Stopwatch.StartNew();
         var lingered = false;
         var interrupted = false;
         Stopwatch? sinceDone = null;
@@ -286,6 +288,11 @@ public sealed class NotebookRunner(RunOptions options)
             if (collector.CurrentCellElapsed > options.CellTimeout)
             {
                 timedOut = true;
+                Stop();
+            }
+            else if (collector.CurrentCell == 0 && sinceStart.Elapsed > options.CellTimeout)
+            {
+                startTimedOut = true;   // the kernel's start-up gets the same limit as a cell
                 Stop();
             }
             else if (sinceDone?.Elapsed > options.ExitGrace)
@@ -330,6 +337,8 @@ public sealed class NotebookRunner(RunOptions options)
             collector.FailCurrent("Interrupted", message);
             return message;
         }
+        if (startTimedOut)
+            return $"The notebook process did not start its first cell within {options.CellTimeout.TotalSeconds:0.#} s (--timeout) and was stopped.";
         if (lingered)
             collector.Warnings.Add($"the notebook process did not end within {options.ExitGrace.TotalSeconds:0} s after its last cell (a thread that never ends?) and was stopped; every cell had finished");
         if (timedOut)

@@ -2,25 +2,31 @@
 using System.Diagnostics;
 using System.Globalization;
 
+// One source, compiled into the library and into the runner, which does not reference the library (it sweeps the kernel's folders).
+#if NORMNB_RUNNER
+namespace NormNotebooks.Runner;
+#else
 namespace NormNotebooks.Runtime;
+#endif
 
 /// <summary>
-/// Temporary folders that belong to this process (a headless browser's profile, a chart page): named <c>PREFIX-PID-RANDOM</c> in
+/// Temporary folders that belong to one process (a headless browser's profile, a chart page): named <c>PREFIX-PID-RANDOM</c> in
 /// the system's temporary folder, mode 0700, deleted by their owner; those left by a process that no longer runs (killed, crashed)
-/// are deleted when the next one is created.
+/// are deleted when the next one is created. <see cref="Sweep"/> serves other naming schemes too (the C# kernel's
+/// <c>PID--GUID</c> restore folders).
 /// </summary>
 internal static class ProcessFolders
 {
     /// <summary>Creates a private folder <c>PREFIX-PID-RANDOM</c>, after sweeping ones of <paramref name="prefix"/> whose process ended.</summary>
     public static DirectoryInfo Create(string prefix)
     {
-        Sweep(Path.GetTempPath(), prefix + "-", '-');
+        Sweep(Path.GetTempPath(), prefix + "-", "-");
         return Directory.CreateTempSubdirectory($"{prefix}-{Environment.ProcessId}-");
     }
 
     /// <summary>Deletes the folders in <paramref name="parent"/> named <c>PREFIX PID SEPARATOR …</c> whose process no longer runs; folders
     /// this user cannot delete are left alone. Returns how many were deleted.</summary>
-    public static int Sweep(string parent, string prefix, char separator)
+    public static int Sweep(string parent, string prefix, string separator)
     {
         if (!Directory.Exists(parent))
             return 0;

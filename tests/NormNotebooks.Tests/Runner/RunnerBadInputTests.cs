@@ -95,6 +95,18 @@ public sealed class RunnerBadInputTests : IDisposable
     }
 
     [Fact]
+    public void AKernelThatDoesNotStartInTime_IsStopped_TheTimeoutCountsFromEachStart()
+    {
+        // Process start and the kernel's construction take over a second: with half a second, the first cell is never reached.
+        var path = _scratch.Write("slow-start.ipynb", "1 + 1");
+        var before = File.ReadAllBytes(path);
+        var (exit, stdout, _) = Run(path, "--timeout", "0.5");
+        Assert.Equal(1, exit);
+        Assert.Contains("The notebook process did not start its first cell within 0.5 s (--timeout) and was stopped.", stdout);
+        Assert.Equal(before, File.ReadAllBytes(path));
+    }
+
+    [Fact]
     public void GigabytesToStdout_AreCappedWithANote()
     {
         var path = _scratch.Write("flood.ipynb", "var line = new string('x', 1 << 20);\nfor (var i = 0; i < 2048; i++) Console.WriteLine(line);");

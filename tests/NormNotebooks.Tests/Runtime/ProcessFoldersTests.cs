@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 using NormNotebooks.Runner;
-using NormNotebooks.Runtime;
+using ProcessFolders = NormNotebooks.Runtime.ProcessFolders;
 
 namespace NormNotebooks.Tests.Runtime;
 
@@ -25,7 +25,7 @@ public sealed class ProcessFoldersTests : IDisposable
         var mine = Make($"normnb-chromium-{Environment.ProcessId}-abc");
         var pidOne = Make("normnb-chromium-1-abc");   // pid 1 always runs
         var foreign = Make("normnb-chromium-profile");
-        Assert.Equal(1, ProcessFolders.Sweep(_parent.FullName, "normnb-chromium-", '-'));
+        Assert.Equal(1, ProcessFolders.Sweep(_parent.FullName, "normnb-chromium-", "-"));
         Assert.False(Directory.Exists(dead));
         Assert.True(Directory.Exists(mine) && Directory.Exists(pidOne) && Directory.Exists(foreign));
     }
