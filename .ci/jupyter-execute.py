@@ -39,6 +39,8 @@ for path in notebooks:
               for c in (json.loads(o["data"][CLAIMS]) if isinstance(o["data"][CLAIMS], str) else o["data"][CLAIMS])]
     exact = [c for c in claims if c.get("kind") == "exact"]
     broken = [c["id"] for c in exact if c.get("verdict") != "held"]
+    if problem is None and not claims:
+        problem = "no claims display (every notebook ends with its claims register)"
     if problem is None and broken:
         problem = "exact claims not held: " + ", ".join(broken)
     nbformat.write(nb, os.path.join(output, name))

@@ -17,13 +17,14 @@ internal static class RunCommand
         var quick = new Option<bool>("--quick") { Description = "Set NORMNB_QUICK=1 for the notebooks: shrunk sizes, same code paths." };
         var allowErrors = new Option<bool>("--allow-errors") { Description = "Run every cell even after a failure, and save the result." };
         var timeout = new Option<double>("--timeout") { Description = "Per-cell time limit in seconds; the notebook process is stopped past it.", DefaultValueFactory = _ => 1200 };
+        var startTimeout = new Option<double>("--start-timeout") { Description = "Time limit in seconds for a notebook process to reach its first cell (process start, the kernel's construction).", DefaultValueFactory = _ => 120 };
         var maxOutput = new Option<long>("--max-output") { Description = "Per-cell limit on output characters (stdout, stderr, displays and results together; the first chart embeds plotly.js, 3.6 MB).", DefaultValueFactory = _ => 16 << 20 };
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value, injected papermill-style after the cell tagged 'parameters' (repeatable).", AllowMultipleArgumentsPerToken = false };
         var junit = new Option<string?>("--junit") { Description = "Write a JUnit XML report (one test case per notebook) to this file." };
         var html = new Option<bool>("--html") { Description = "Also export each executed notebook to HTML with `jupyter nbconvert` (Debian: jupyter-nbconvert)." };
         var command = new Command("run", "Execute notebooks headless on .NET Interactive's C# kernel; write outputs back atomically.")
         {
-            paths, output, quick, allowErrors, timeout, maxOutput, parameters, junit, html,
+            paths, output, quick, allowErrors, timeout, startTimeout, maxOutput, parameters, junit, html,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -38,7 +39,18 @@ internal static class RunCommand
                 }
                 parsed[pair[..eq]] = pair[(eq + 1)..];
             }
+            if (parse.GetValue(maxOutput) <= 0)
+            {
+                Console.Error.WriteLine($"normnb run: --max-output must be positive (got {parse.GetValue(maxOutput)}).");
+                return 2;
+            }
             var seconds = parse.GetValue(timeout);
+            var startSeconds = parse.GetValue(startTimeout);
+            if (startSeconds <= 0)
+            {
+                Console.Error.WriteLine($"normnb run: --start-timeout must be positive (got {startSeconds}).");
+                return 2;
+            }
             if (seconds <= 0)
             {
                 Console.Error.WriteLine($"normnb run: --timeout must be positive (got {seconds}).");
@@ -50,8 +62,10 @@ internal static class RunCommand
             PosixSignal? received = null;
             void OnSignal(PosixSignalContext context)
             {
+                if (interrupt.IsCancellationRequested)
+                    return;   // a second signal: the default action, the CLI ends now
                 context.Cancel = true;
-                received ??= context.Signal;
+                received = context.Signal;
                 interrupt.Cancel();
             }
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
@@ -69,6 +83,7 @@ internal static class RunCommand
                 Quick = parse.GetValue(quick),
                 AllowErrors = parse.GetValue(allowErrors),
                 CellTimeout = TimeSpan.FromSeconds(seconds),
+                StartTimeout = TimeSpan.FromSeconds(startSeconds),
                 MaxOutputChars = parse.GetValue(maxOutput),
                 Parameters = parsed,
                 Echo = Console.Out,
@@ -87,7 +102,7 @@ internal static class RunCommand
                 Console.WriteLine($"▶ [{i + 1}/{notebooks.Count}] {Path.GetRelativePath(Environment.CurrentDirectory, notebooks[i])}{(options.Quick ? " (quick)" : "")}");
                 var result = await runner.RunAsync(notebooks[i]);
                 results.Add(result);
-                if (parse.GetValue(html) && result.Output is { } written)
+                if (parse.GetValue(html) && result.Output is { } written && !interrupt.IsCancellationRequested)
                     ExportHtml(written);
             }
             Console.WriteLine();

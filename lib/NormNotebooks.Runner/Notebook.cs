@@ -277,7 +277,7 @@ public sealed class Notebook
             var other => throw new NotebookFormatException($"{path}: cell {number} has a 'source' that is {Describe(other)}; it must be a string or a list of strings."),
         };
         if (source.Length > MaxCellSourceChars)
-            throw new NotebookFormatException($"{path}: cell {number} holds {source.Length:N0} characters of source; the limit is {MaxCellSourceChars:N0}. Load large data from a file instead.");
+            throw new NotebookFormatException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{path}: cell {number} holds {source.Length:N0} characters of source; the limit is {MaxCellSourceChars:N0}. Load large data from a file instead."));
         if (type == "code" && cell["outputs"] is not null and not JsonArray)
             throw new NotebookFormatException($"{path}: cell {number} has 'outputs' that is not a list.");
         return new NotebookCell(number, cell, type, source);

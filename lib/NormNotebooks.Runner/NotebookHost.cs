@@ -34,7 +34,7 @@ public sealed partial class NotebookHost : IDisposable
     private readonly Action<HostEvent> _emit;
     private readonly CompositeKernel _kernel;
     private readonly CSharpKernel _csharp;
-    private readonly HashSet<string> _displayIds = [];
+    private readonly Dictionary<string, long> _displaySizes = [];
     private readonly Lock _gate = new();
     private int _cell;
     private int _executionCount;
@@ -129,7 +129,7 @@ public sealed partial class NotebookHost : IDisposable
                 // show it as a new output, which later updates replace in place, rather than lose it.
                 bool known;
                 lock (_gate)
-                    known = _displayIds.Contains(update.ValueId);
+                    known = _displaySizes.ContainsKey(update.ValueId);
                 Publish(known ? "update" : "display", update.ValueId, update.FormattedValues, null);
                 break;
             case ReturnValueProduced value when value.Command is SubmitCode:
@@ -155,7 +155,7 @@ public sealed partial class NotebookHost : IDisposable
             }
             _limit = LimitMessage(name);
             _emit(new HostEvent("stream", _cell, Name: name,
-                Text: text[..(int)room] + $"\n[normnb: output truncated: cell {_cell} wrote more than {_cap:N0} characters]\n"));
+                Text: text[..(int)room] + string.Create(CultureInfo.InvariantCulture, $"\n[normnb: output truncated: cell {_cell} wrote more than {_cap:N0} characters]\n")));
             throw new OutputLimitExceededException(_limit);
         }
     }
@@ -173,24 +173,25 @@ public sealed partial class NotebookHost : IDisposable
             if (_limit is not null)
                 throw new OutputLimitExceededException(_limit);
             var size = data.Values.Sum(v => (long)v.Length);
-            _written += size;
+            // An update replaces its output: it costs what it adds (a progress line updated every step costs one line).
+            _written += type == "update" && displayId is not null && _displaySizes.TryGetValue(displayId, out var before) ? size - before : size;
             if (_written > _cap)
             {
                 _limit = LimitMessage(type == "result" ? "its return value" : "a display");
                 _emit(new HostEvent("display", _cell, DisplayId: Guid.NewGuid().ToString("N"), Data: new Dictionary<string, string>
                 {
-                    [NoteMime] = $"[normnb: an output of {size:N0} characters was left out: cell {_cell} went over {_cap:N0} characters]",
+                    [NoteMime] = string.Create(CultureInfo.InvariantCulture, $"[normnb: an output of {size:N0} characters was left out: cell {_cell} went over {_cap:N0} characters]"),
                 }));
                 throw new OutputLimitExceededException(_limit);
             }
             if (displayId is not null)
-                _displayIds.Add(displayId);
+                _displaySizes[displayId] = size;
             _emit(new HostEvent(type, _cell, DisplayId: displayId, Data: data, ExecutionCount: executionCount));
         }
     }
 
-    private string LimitMessage(string what) =>
-        $"Cell {_cell} wrote more than {_cap:N0} characters (stdout, stderr, displays and results together; last: {what}); outputs are capped per cell (--max-output). The rest was not recorded.";
+    private string LimitMessage(string what) => string.Create(CultureInfo.InvariantCulture,
+        $"Cell {_cell} wrote more than {_cap:N0} characters (stdout, stderr, displays and results together; last: {what}); outputs are capped per cell (--max-output). The rest was not recorded.");
 
     private static string Plain(IReadOnlyCollection<FormattedValue> values) =>
         values.FirstOrDefault(v => v.MimeType == PlainTextFormatter.MimeType)?.Value ?? values.FirstOrDefault()?.Value ?? "";
@@ -198,11 +199,17 @@ public sealed partial class NotebookHost : IDisposable
     /// <summary>Turns the command's outcome into the cell's error output; returns whether the cell succeeded.</summary>
     private bool Report(HostCell cell, KernelCommandResult result)
     {
-        if (result.Events.OfType<CommandFailed>().LastOrDefault(f => f.Command is SubmitCode) is not { } failure)
-            return true;
         string? limit;
         lock (_gate)
             limit = _limit;
+        var failure = result.Events.OfType<CommandFailed>().LastOrDefault(f => f.Command is SubmitCode);
+        if (failure is null && limit is not null)   // the cell caught the exception its output threw: the cap still fails it
+        {
+            _emit(new HostEvent("error", cell.Number, Ename: "OutputLimitExceeded", Evalue: limit, Traceback: [$"Cell {cell.Number}: {limit}"]));
+            return false;
+        }
+        if (failure is null)
+            return true;
         var (ename, evalue, traceback) = Describe(cell.Number, failure, limit);
         _emit(new HostEvent("error", cell.Number, Ename: ename, Evalue: evalue, Traceback: traceback));
         return false;
@@ -234,19 +241,23 @@ public sealed partial class NotebookHost : IDisposable
         }
         var exception = failure.Exception;
         var type = exception.GetType().FullName ?? exception.GetType().Name;
-        var line = FaultingLine(exception);
-        var head = line is null ? $"Cell {cell}" : $"Cell {cell}, line {line}";
+        var head = FaultingLine(exception) switch
+        {
+            null => $"Cell {cell}",
+            var (inCell, line) when inCell == cell => $"Cell {cell}, line {line}",
+            var (inCell, line) => $"Cell {cell} (in code from cell {inCell}, line {line})",   // a method an earlier cell defined
+        };
         return (type, exception.Message, [$"{head}: {type}: {exception.Message}", .. TrimStack(exception.ToString()).Skip(1)]);
     }
 
     /// <summary>The line of the deepest frame in the cell's own code ("in cell-N.csx:line L", see <see cref="CellSource"/>).</summary>
-    private static int? FaultingLine(Exception exception)
+    private static (int Cell, int Line)? FaultingLine(Exception exception)
     {
         foreach (var frame in (exception.StackTrace ?? "").Split('\n'))
         {
             var match = FrameLine().Match(frame);
             if (match.Success)
-                return int.Parse(match.Groups["line"].Value, CultureInfo.InvariantCulture);
+                return (int.Parse(match.Groups["cell"].Value, CultureInfo.InvariantCulture), int.Parse(match.Groups["line"].Value, CultureInfo.InvariantCulture));
         }
         return null;
     }
@@ -273,7 +284,7 @@ public sealed partial class NotebookHost : IDisposable
     [GeneratedRegex(@"error NU\d+|Unable to find package|could not be resolved|cannot be added because version", RegexOptions.IgnoreCase)]
     private static partial Regex RestoreError();
 
-    [GeneratedRegex(@"cell-\d+\.csx:line (?<line>\d+)\s*$")]
+    [GeneratedRegex(@"cell-(?<cell>\d+)\.csx:line (?<line>\d+)\s*$")]
     private static partial Regex FrameLine();
 
     /// <summary>The notebook process: reads one <see cref="HostRequest"/> from stdin, writes events to <paramref name="events"/>.</summary>

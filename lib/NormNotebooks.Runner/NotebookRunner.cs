@@ -35,6 +35,9 @@ public sealed record RunOptions
     /// copy and the summary are written as for any failure): how <c>normnb run</c> answers SIGINT and SIGTERM.</summary>
     public CancellationToken Interrupt { get; init; }
 
+    /// <summary>How long the notebook process may take to reach its first cell (process start, the kernel's construction).</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>How long the notebook process may take to end after its last cell before it is stopped (a thread that never ends).</summary>
     public TimeSpan ExitGrace { get; init; } = TimeSpan.FromSeconds(30);
 }
@@ -276,12 +279,13 @@ public sealed class NotebookRunner(RunOptions options)
             {
                 process.Kill(entireProcessTree: true);
             }
-            catch (InvalidOperationException)
+#pragma warning disable CA1031 // runs on a timer thread or inside a signal handler: it has just ended, or a descendant cannot be killed
+            catch (Exception)
+#pragma warning restore CA1031
             {
-                // it has just ended
             }
         }
-        using var watchdog = new Timer(_ =>
+        await using var watchdog = new Timer(_ =>
         {
             if (process.HasExited)
                 return;
@@ -290,9 +294,9 @@ public sealed class NotebookRunner(RunOptions options)
                 timedOut = true;
                 Stop();
             }
-            else if (collector.CurrentCell == 0 && sinceStart.Elapsed > options.CellTimeout)
+            else if (collector.CurrentCell == 0 && sinceStart.Elapsed > options.StartTimeout)
             {
-                startTimedOut = true;   // the kernel's start-up gets the same limit as a cell
+                startTimedOut = true;
                 Stop();
             }
             else if (sinceDone?.Elapsed > options.ExitGrace)
@@ -308,29 +312,43 @@ public sealed class NotebookRunner(RunOptions options)
         });
 
         var sawDone = false;
-        while (await process.StandardOutput.ReadLineAsync() is { } line)
+        var events = Task.Run(async () =>
         {
-            HostEvent? e;
-            try
+            while (await process.StandardOutput.ReadLineAsync() is { } line)
             {
-                e = JsonSerializer.Deserialize<HostEvent>(line, ProtocolJson.Options);
+                HostEvent? e;
+                try
+                {
+                    e = JsonSerializer.Deserialize<HostEvent>(line, ProtocolJson.Options);
+                }
+                catch (JsonException)
+                {
+                    collector.Native(line + "\n");
+                    continue;
+                }
+                if (e is null)
+                    continue;
+                if (e.Type == "done")
+                {
+                    sawDone = true;
+                    sinceDone = Stopwatch.StartNew();
+                }
+                collector.Handle(e);
             }
-            catch (JsonException)
-            {
-                collector.Native(line + "\n");
-                continue;
-            }
-            if (e is null)
-                continue;
-            if (e.Type == "done")
-            {
-                sawDone = true;
-                sinceDone = Stopwatch.StartNew();
-            }
-            collector.Handle(e);
+        });
+        try
+        {
+            await process.WaitForExitAsync();
         }
-        await process.WaitForExitAsync();
-        await stderr;
+        finally
+        {
+            if (!process.HasExited)
+                Stop();   // this method failed: never leave the notebook process behind
+        }
+        // A process a cell started may still hold the notebook process's stderr: give the readers a moment, not forever.
+        await Task.WhenAny(Task.WhenAll(events, stderr), Task.Delay(TimeSpan.FromSeconds(5)));
+        if (events.IsFaulted)
+            await events;   // a bug of the runner's, not of the notebook: report it
         if (interrupted && !sawDone)
         {
             var message = $"Interrupted during cell {collector.CurrentCell}: normnb run received a stop signal (SIGINT or SIGTERM) and stopped the notebook process.";
@@ -338,7 +356,7 @@ public sealed class NotebookRunner(RunOptions options)
             return message;
         }
         if (startTimedOut)
-            return $"The notebook process did not start its first cell within {options.CellTimeout.TotalSeconds:0.#} s (--timeout) and was stopped.";
+            return $"The notebook process did not start its first cell within {options.StartTimeout.TotalSeconds:0.#} s (--start-timeout) and was stopped.";
         if (lingered)
             collector.Warnings.Add($"the notebook process did not end within {options.ExitGrace.TotalSeconds:0} s after its last cell (a thread that never ends?) and was stopped; every cell had finished");
         if (timedOut)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using System.Globalization;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -185,8 +186,9 @@ internal sealed class OutputCollector
         {
             if (JsonNode.Parse(json) is not JsonArray claims)
                 return data;
+            static string? Field(JsonObject claim, string name) => claim[name] is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
             var lines = claims.OfType<JsonObject>().Select(c =>
-                $"[{(string?)c["verdict"] ?? "not judged"}] {(string?)c["statement"] ?? (string?)c["id"]}: {(string?)c["measured"] ?? ""}".TrimEnd(' ', ':'));
+                $"[{Field(c, "verdict") ?? "not judged"}] {Field(c, "statement") ?? Field(c, "id")}: {Field(c, "measured") ?? ""}".TrimEnd(' ', ':'));
             return new Dictionary<string, string>(data) { ["text/plain"] = string.Join("\n", lines) };
         }
         catch (JsonException)
@@ -232,7 +234,7 @@ internal sealed class OutputCollector
 
     // A line of a megabyte (a data URI, a long progress line without newlines) would be one line of a megabyte in a CI log.
     private static string Clip(string line) =>
-        line.Length <= EchoLineLimit ? line : $"{line[..EchoLineLimit]}… ({line.Length - EchoLineLimit:N0} more characters)";
+        line.Length <= EchoLineLimit ? line : string.Create(CultureInfo.InvariantCulture, $"{line[..EchoLineLimit]}… ({line.Length - EchoLineLimit:N0} more characters)");
 
     private const string NoImageMarker = "<!-- normnb: no static image:";
 

@@ -21,17 +21,20 @@ return 0;
 
 internal static partial class Posix
 {
-    /// <summary>Duplicates fd 1 for the event stream and points fd 1 at stderr; returns the duplicate.</summary>
+    private const int FDupFdCloexec = 1030;   // F_DUPFD_CLOEXEC on Linux
+
+    /// <summary>Duplicates fd 1 for the event stream (close-on-exec: a process a cell starts must not hold the event pipe open, or the
+    /// runner would wait for its end after the notebook process exited) and points fd 1 at stderr; returns the duplicate.</summary>
     public static IntPtr MoveStdoutAside()
     {
-        var events = dup(1);
+        var events = fcntl(1, FDupFdCloexec, 3);
         if (events < 0 || dup2(2, 1) < 0)
             throw new IOException($"Could not redirect stdout (errno {Marshal.GetLastPInvokeError()}).");
         return events;
     }
 
     [LibraryImport("libc", SetLastError = true)]
-    private static partial int dup(int fd);
+    private static partial int fcntl(int fd, int command, int argument);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int dup2(int oldFd, int newFd);

@@ -95,14 +95,14 @@ public sealed class RunnerBadInputTests : IDisposable
     }
 
     [Fact]
-    public void AKernelThatDoesNotStartInTime_IsStopped_TheTimeoutCountsFromEachStart()
+    public void AKernelThatDoesNotStartInTime_IsStopped()
     {
         // Process start and the kernel's construction take over a second: with half a second, the first cell is never reached.
         var path = _scratch.Write("slow-start.ipynb", "1 + 1");
         var before = File.ReadAllBytes(path);
-        var (exit, stdout, _) = Run(path, "--timeout", "0.5");
+        var (exit, stdout, _) = Run(path, "--start-timeout", "0.5");
         Assert.Equal(1, exit);
-        Assert.Contains("The notebook process did not start its first cell within 0.5 s (--timeout) and was stopped.", stdout);
+        Assert.Contains("The notebook process did not start its first cell within 0.5 s (--start-timeout) and was stopped.", stdout);
         Assert.Equal(before, File.ReadAllBytes(path));
     }
 
@@ -135,6 +135,43 @@ public sealed class RunnerBadInputTests : IDisposable
         // 200,000 characters per MIME type: HTML alone, or HTML with its text/plain alternative.
         Assert.Matches(@"\[normnb: an output of [24]00,000 characters was left out: cell 1 went over 100,000 characters\]", failed);
         Assert.True(failed.Length < 50_000, $"the saved notebook holds {failed.Length} characters");
+    }
+
+    [Fact]
+    public void ACellThatCatchesTheCapsException_StillFails()
+    {
+        var path = _scratch.Write("caught.ipynb", "try { Console.Write(new string('x', 200_000)); } catch (System.IO.IOException) { }\n\"went on\"");
+        var (exit, stdout, _) = Run(path, "--max-output", "100000");
+        Assert.NotEqual(0, exit);
+        var failed = Read(Path.Combine(_scratch.Folder, ".runs", "caught.failed.ipynb"));
+        Assert.Equal("OutputLimitExceeded", (string?)failed["cells"]![0]!["outputs"]!.AsArray().Last()!["ename"]);
+    }
+
+    [Fact]
+    public void AnUpdatedDisplay_CostsWhatItHolds_NotEveryUpdate()
+    {
+        // 2,000 updates of a 100-character line: 200,000 characters sent, one line kept.
+        var path = _scratch.Write("progress.ipynb", "var line = display(new string('-', 100));\nfor (var i = 0; i < 2000; i++) line.Update(new string((char)('a' + i % 26), 100));");
+        var (exit, stdout, _) = Run(path, "--max-output", "100000");
+        Assert.True(exit == 0, stdout);
+    }
+
+    [Fact]
+    public void ANonPositiveCap_IsAUsageError()
+    {
+        var path = _scratch.Write("cap.ipynb", "1");
+        var (exit, _, stderr) = Run(path, "--max-output", "0");
+        Assert.Equal(2, exit);
+        Assert.Contains("--max-output must be positive", stderr);
+    }
+
+    [Fact]
+    public void AnExceptionInAMethodOfAnEarlierCell_NamesBothCells()
+    {
+        var path = _scratch.Write("two-cells.ipynb", "void Boom() =>\n    throw new InvalidOperationException(\"from cell 1\");", "var x = 1;\nBoom();");
+        var (exit, stdout, _) = Run(path);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("Cell 2 (in code from cell 1, line 2): System.InvalidOperationException: from cell 1", stdout);
     }
 
     [Fact]
