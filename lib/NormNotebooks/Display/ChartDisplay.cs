@@ -35,8 +35,16 @@ internal static partial class ChartDisplay
         lock (Gate)
         {
             var (width, height) = Size(snippet);
-            var png = PlotlyJs() is { } file ? Png(snippet, file, width, height) : null;
-            var problem = png is null ? HeadlessChromium.Problem ?? "plotly.js was not found in Plotly.NET" : null;
+            string? png = null, problem = null;
+            try
+            {
+                png = PlotlyJs() is { } file ? Png(snippet, file, width, height) : null;
+                problem = png is null ? HeadlessChromium.Problem ?? "plotly.js was not found in Plotly.NET" : null;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                problem = $"the chart page could not be written: {e.Message}";   // e.g. a read-only cache folder
+            }
             var html = new System.Text.StringBuilder("<div class=\"normnb-chart\">");
             if (!_embedded && _plotlyJs is not null)
             {

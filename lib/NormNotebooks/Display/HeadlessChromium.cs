@@ -14,7 +14,8 @@ namespace NormNotebooks.Display;
 /// </summary>
 internal sealed class HeadlessChromium : IDisposable
 {
-    private static readonly string[] Names = ["chromium", "chromium-browser", "google-chrome"];
+    // Not chromium-browser: on Ubuntu it is a snap that cannot read the chart pages in /tmp.
+    private static readonly string[] Names = ["chromium", "google-chrome"];
     private static readonly Lock Gate = new();
     private static HeadlessChromium? _shared;
     private static string? _problem;
@@ -50,9 +51,11 @@ internal sealed class HeadlessChromium : IDisposable
                 _shared ??= Start();
                 return _shared.Capture(url, width, height);
             }
-            catch (Exception e) when (e is IOException or WebSocketException or TimeoutException or InvalidOperationException or JsonException)
+#pragma warning disable CA1031 // a chart must show, with a warning, whatever the browser did: nothing here may fail the cell
+            catch (Exception e)
+#pragma warning restore CA1031
             {
-                _problem = $"headless Chromium failed: {e.Message}";
+                _problem = $"headless Chromium failed: {(e is AggregateException { InnerException: { } inner } ? inner.Message : e.Message)}";
                 _shared?.Dispose();
                 _shared = null;
                 return null;
@@ -64,6 +67,11 @@ internal sealed class HeadlessChromium : IDisposable
         Names.SelectMany(name => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
                 .Select(folder => Path.Combine(folder, name)))
             .FirstOrDefault(File.Exists);
+
+    // The browser runs in the background; a subshell waits for this process's end of the stdin pipe and then ends it (the subshell reads
+    // the pipe through fd 3: an asynchronous command's own stdin is /dev/null, and it holds no output pipe, so the shell's stderr
+    // closes as soon as the browser exits and a browser that fails at start is seen at once).
+    private const string Watchdog = "exec 3<&0; \"$@\" </dev/null & pid=$!; (read -r _ <&3; kill $pid 2>/dev/null) >/dev/null 2>&1 & exec 3<&-; wait $pid";
 
     private static HeadlessChromium Start()
     {
@@ -80,7 +88,7 @@ internal sealed class HeadlessChromium : IDisposable
         };
         foreach (var arg in new[]
                  {
-                     "-c", "\"$@\" </dev/null & pid=$!; read -r _; kill $pid 2>/dev/null; wait $pid", "sh", FindExecutable()!,
+                     "-c", Watchdog, "sh", FindExecutable()!,
                      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--allow-file-access-from-files", "--mute-audio",
                      "--remote-debugging-port=0", $"--user-data-dir={Path.Combine(profile.FullName, "profile")}", "about:blank",
@@ -113,18 +121,20 @@ internal sealed class HeadlessChromium : IDisposable
                 if (line.StartsWith("DevTools listening on", StringComparison.Ordinal) && at >= 0)
                     return new Uri(line[at..].Trim());
             }
+            process.WaitForExit(2000);
             throw new IOException($"Chromium exited (code {(process.HasExited ? process.ExitCode : -1)}) before it listened for DevTools.");
         });
         if (!reading.Wait(TimeSpan.FromSeconds(30)))
             throw new TimeoutException("Chromium did not open its DevTools endpoint within 30 s.");
-        return reading.Result;
+        return reading.GetAwaiter().GetResult();
     }
 
     private HeadlessChromium(Process process, DirectoryInfo profile, Uri endpoint)
     {
         (_process, _profile) = (process, profile);
         _socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        _socket.ConnectAsync(endpoint, CancellationToken.None).Wait(TimeSpan.FromSeconds(30));
+        using (var connecting = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            _socket.ConnectAsync(endpoint, connecting.Token).GetAwaiter().GetResult();
         if (_socket.State != WebSocketState.Open)
             throw new IOException("Could not connect to Chromium's DevTools endpoint.");
         var target = Call("Target.createTarget", new JsonObject { ["url"] = "about:blank" }, null)["targetId"]!.GetValue<string>();
@@ -143,12 +153,16 @@ internal sealed class HeadlessChromium : IDisposable
             ["mobile"] = false,
         }, _session);
         Call("Page.navigate", new JsonObject { ["url"] = url }, _session);
+        // Drawn means: this page (not the previous chart's, which the navigation may not have replaced yet) says it has drawn.
+        var check = $"location.href === {JsonSerializer.Serialize(url)} && window.__normnbDone === true";
         var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(10))
+        while (true)
         {
-            var done = Call("Runtime.evaluate", new JsonObject { ["expression"] = "window.__normnbDone === true", ["returnByValue"] = true }, _session);
-            if (done["result"]?["value"]?.GetValue<bool>() == true)
+            var done = Call("Runtime.evaluate", new JsonObject { ["expression"] = check, ["returnByValue"] = true }, _session);
+            if (done["result"]?["value"] is JsonValue value && value.TryGetValue<bool>(out var drawn) && drawn)
                 break;
+            if (clock.Elapsed > TimeSpan.FromSeconds(10))
+                throw new TimeoutException("the chart was not drawn within 10 s (plotly.js did not load, or the chart's script failed)");
             Thread.Sleep(20);
         }
         var shot = Call("Page.captureScreenshot", new JsonObject
@@ -156,7 +170,8 @@ internal sealed class HeadlessChromium : IDisposable
             ["format"] = "png",
             ["clip"] = new JsonObject { ["x"] = 0, ["y"] = 0, ["width"] = width, ["height"] = height, ["scale"] = 1 },
         }, _session);
-        return shot["data"]!.GetValue<string>();
+        return shot["data"] is JsonValue data && data.TryGetValue<string>(out var png) ? png
+            : throw new InvalidOperationException("Page.captureScreenshot returned no image");
     }
 
     private JsonNode Call(string method, JsonObject parameters, string? session)

@@ -33,9 +33,7 @@ public static class NotebookFormatters
 
     private static int _registered;
 
-#pragma warning disable CA2255 // A library module initializer is the point: a notebook that references the library gets its formatters without a call.
-    [ModuleInitializer]
-#pragma warning restore CA2255
+    /// <summary>Called by the library's initializer: registers when the library loads into a process that already runs a kernel.</summary>
     internal static void RegisterOnLoad()
     {
         if (AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "Microsoft.DotNet.Interactive.Formatting"))
@@ -49,18 +47,31 @@ public static class NotebookFormatters
         if (Interlocked.Exchange(ref _registered, 1) != 0)
             return;
         Try(RegisterTables);
-        Try(RegisterCharts);
-        Try(RegisterTensors);
+        // Charts and tensors need Plotly.NET and TorchSharp: a group whose package a notebook loads only later is registered then.
+        var charts = Try(RegisterCharts);
+        var tensors = Try(RegisterTensors);
+        if (charts && tensors)
+            return;
+        AppDomain.CurrentDomain.AssemblyLoad += (_, e) =>
+        {
+            var name = e.LoadedAssembly.GetName().Name;
+            if (!charts && name == "Plotly.NET")
+                charts = Try(RegisterCharts);
+            if (!tensors && name == "TorchSharp")
+                tensors = Try(RegisterTensors);
+        };
     }
 
-    private static void Try(Action register)
+    private static bool Try(Action register)
     {
         try
         {
             register();
+            return true;
         }
         catch (Exception e) when (e is FileNotFoundException or FileLoadException or TypeLoadException)
         {
+            return false;
         }
     }
 
@@ -140,7 +151,7 @@ public static class NotebookFormatters
         var columns = Columns(items[0]!.GetType());
         if (columns.Count == 0)
             return null;
-        var more = items.Count > MaxRows ? (value is ICollection c ? $"… {c.Count - MaxRows:N0} more rows" : "… more rows") : null;
+        var more = items.Count > MaxRows ? (value is ICollection c ? string.Create(CultureInfo.InvariantCulture, $"… {c.Count - MaxRows:N0} more rows") : "… more rows") : null;
         var rows = items.Take(MaxRows).Select(item => columns.Select(column => Cell(column.Read(item!))).ToArray()).ToList();
         return mimeType == HtmlFormatter.MimeType ? Html(columns, rows, more) : Text(columns, rows, more);
     }
@@ -184,7 +195,8 @@ public static class NotebookFormatters
         }
         var text = Render(full, view);
         var body = text.Contains('\n', StringComparison.Ordinal) ? text[(text.IndexOf('\n', StringComparison.Ordinal) + 1)..] : "";
-        return $"{tensor}\n(first {TensorEdgeItems} entries along each axis of {string.Join('x', tensor.shape)}; {tensor.numel():N0} values in all)\n{body}";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{tensor}\n(first {TensorEdgeItems} entries along each axis of {string.Join('x', tensor.shape)}; {tensor.numel():N0} values in all)\n{body}");
     }
 
     private static string Render(ITypeFormatter formatter, object value)

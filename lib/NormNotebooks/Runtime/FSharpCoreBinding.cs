@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 using System.Reflection;
-using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
 
 namespace NormNotebooks.Runtime;
@@ -14,9 +13,7 @@ namespace NormNotebooks.Runtime;
 /// </summary>
 internal static class FSharpCoreBinding
 {
-#pragma warning disable CA2255 // A library module initializer is the point: the first chart may come from a cell, before any library call.
-    [ModuleInitializer]
-#pragma warning restore CA2255
+    /// <summary>Called first by the library's initializer (<see cref="LibraryInitializer"/>).</summary>
     internal static void Register() => AssemblyLoadContext.Default.Resolving += Resolve;
 
     /// <summary>The loaded FSharp.Core for a request of FSharp.Core that the default context could not satisfy; null otherwise.</summary>

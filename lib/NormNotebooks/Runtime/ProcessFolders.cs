@@ -17,16 +17,23 @@ namespace NormNotebooks.Runtime;
 /// </summary>
 internal static class ProcessFolders
 {
+    private static readonly HashSet<string> Swept = [];
+
     /// <summary>Creates a private folder <c>PREFIX-PID-RANDOM</c>, after sweeping ones of <paramref name="prefix"/> whose process ended.</summary>
     public static DirectoryInfo Create(string prefix)
     {
-        Sweep(Path.GetTempPath(), prefix + "-", "-");
+        lock (Swept)
+        {
+            if (Swept.Add(prefix))   // once per process and prefix: a chart is drawn often
+                Sweep(Path.GetTempPath(), prefix + "-", "-");
+        }
         return Directory.CreateTempSubdirectory($"{prefix}-{Environment.ProcessId}-");
     }
 
-    /// <summary>Deletes the folders in <paramref name="parent"/> named <c>PREFIX PID SEPARATOR …</c> whose process no longer runs; folders
-    /// this user cannot delete are left alone. Returns how many were deleted.</summary>
-    public static int Sweep(string parent, string prefix, string separator)
+    /// <summary>Deletes the folders in <paramref name="parent"/> named <c>PREFIX PID SEPARATOR …</c> whose process no longer runs and that
+    /// were last written at least <paramref name="minimumAge"/> ago (in a home folder shared between machines, a process id that does
+    /// not run here may run elsewhere); folders this user cannot delete are left alone. Returns how many were deleted.</summary>
+    public static int Sweep(string parent, string prefix, string separator, TimeSpan minimumAge = default)
     {
         if (!Directory.Exists(parent))
             return 0;
@@ -36,7 +43,8 @@ internal static class ProcessFolders
             var rest = Path.GetFileName(folder)[prefix.Length..];
             var end = rest.IndexOf(separator, StringComparison.Ordinal);
             if (end <= 0 || !int.TryParse(rest[..end], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-                || pid == Environment.ProcessId || IsRunning(pid))
+                || pid == Environment.ProcessId || IsRunning(pid)
+                || DateTime.UtcNow - Directory.GetLastWriteTimeUtc(folder) < minimumAge)
                 continue;
             try
             {

@@ -53,9 +53,7 @@ public static class TorchRuntime
     /// <summary>The report of the load, once <see cref="EnsureLoaded"/> or TorchSharp's first call has run.</summary>
     public static NativeLoadReport? Report => _report;
 
-#pragma warning disable CA2255 // A library module initializer is the point: the resolver must exist before TorchSharp's first P/Invoke.
-    [ModuleInitializer]
-#pragma warning restore CA2255
+    /// <summary>Called by the library's initializer (<see cref="LibraryInitializer"/>): the resolver must exist before TorchSharp's first P/Invoke.</summary>
     internal static void RegisterResolver()
     {
         if (!OperatingSystem.IsLinux())

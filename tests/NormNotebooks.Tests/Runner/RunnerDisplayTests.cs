@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using System.Runtime.Versioning;
 using System.Text.Json.Nodes;
 using NormNotebooks.Tests.Support;
 using static NormNotebooks.Tests.Support.NotebookScratch;
@@ -8,6 +9,7 @@ namespace NormNotebooks.Tests.Runner;
 /// <summary>Sequences, and the library's chart display: Plotly.NET and XPlot charts as interactive HTML with plotly.js embedded once
 /// per notebook, and a static PNG inside the HTML and beside it where Chromium exists (one browser for all of them).</summary>
 [Trait("Category", "Packages")]
+[UnsupportedOSPlatform("windows")]
 public sealed class RunnerDisplayTests : IClassFixture<RunnerDisplayTests.Executed>
 {
     public sealed class Executed : IDisposable
@@ -85,6 +87,25 @@ public sealed class RunnerDisplayTests : IClassFixture<RunnerDisplayTests.Execut
             Assert.True(png.Length > 3_000, $"{id}: a {png.Length}-byte PNG is too small to hold a drawn chart");
             Assert.Contains($"src=\"data:image/png;base64,{base64}\"", Text(Data(id)["text/html"]));
         }
+    }
+
+    [Fact]
+    public void ABrokenBrowser_LeavesTheChartsWithoutImages_AndTheCellsSucceed()
+    {
+        using var scratch = new NotebookScratch();
+        var source = scratch.Copy("display.ipynb");
+        Directory.CreateDirectory(Path.Combine(scratch.Folder, "lib"));
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "NormNotebooks.dll"), Path.Combine(scratch.Folder, "lib", "NormNotebooks.dll"));
+        var bin = Directory.CreateDirectory(Path.Combine(scratch.Folder, "bin")).FullName;
+        var fake = scratch.WriteText(Path.Combine("bin", "chromium"), "#!/bin/sh\necho 'chromium: cannot open display' >&2\nexit 1\n");
+        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var (exit, stdout, _) = Cli.CliTests.Normnb(new Dictionary<string, string> { ["PATH"] = $"{bin}:{Environment.GetEnvironmentVariable("PATH")}" },
+            "run", source, "--output", Path.Combine(scratch.Folder, "out"));
+        Assert.True(exit == 0, stdout);
+        Assert.Contains("a chart has no static image (headless Chromium failed: Chromium exited", stdout);
+        var notebook = Read(Path.Combine(scratch.Folder, "out", "display.ipynb"));
+        Assert.Null(Outputs(notebook, "t-chart").Last()!["data"]!["image/png"]);
+        Assert.Contains("Plotly.newPlot(", Text(Outputs(notebook, "t-chart").Last()!["data"]!["text/html"]));
     }
 
     [Fact]

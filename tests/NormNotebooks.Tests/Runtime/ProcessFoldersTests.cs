@@ -51,10 +51,13 @@ public sealed class ProcessFoldersTests : IDisposable
     public void TheKernelsRestoreFolders_OfEndedProcesses_AreSwept()
     {
         var dead = Make("99999999--3f2b8c1e-0000-4000-8000-000000000000");
+        var deadButRecent = Make("99999998--3f2b8c1e-0000-4000-8000-000000000002");   // may be another machine's, sharing this home
         var mine = Make($"{Environment.ProcessId}--3f2b8c1e-0000-4000-8000-000000000001");
         var other = Make("not-a-restore-folder");
+        foreach (var old in new[] { dead, mine, other })
+            Directory.SetLastWriteTimeUtc(old, DateTime.UtcNow.AddHours(-2));
         Assert.Equal(1, KernelFolders.SweepStale(_parent.FullName));
         Assert.False(Directory.Exists(dead));
-        Assert.True(Directory.Exists(mine) && Directory.Exists(other));
+        Assert.True(Directory.Exists(deadButRecent) && Directory.Exists(mine) && Directory.Exists(other));
     }
 }
