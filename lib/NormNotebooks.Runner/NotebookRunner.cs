@@ -336,15 +336,7 @@ public sealed class NotebookRunner(RunOptions options)
                 collector.Handle(e);
             }
         });
-        try
-        {
-            await process.WaitForExitAsync();
-        }
-        finally
-        {
-            if (!process.HasExited)
-                Stop();   // this method failed: never leave the notebook process behind
-        }
+        await process.WaitForExitAsync();
         // A process a cell started may still hold the notebook process's stderr: give the readers a moment, not forever.
         await Task.WhenAny(Task.WhenAll(events, stderr), Task.Delay(TimeSpan.FromSeconds(5)));
         if (events.IsFaulted)
