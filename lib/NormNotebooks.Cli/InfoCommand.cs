@@ -33,6 +33,7 @@ internal static class InfoCommand
                 Console.WriteLine($"               loaded {patched}");
             if (info.NativeLoad.LibTorchDirectory is { } libtorch)
                 Console.WriteLine($"               libtorch from {libtorch}");
+            Console.WriteLine($"Native heap    {info.NativeHeap}");
             Console.WriteLine($"Cache          {TorchRuntime.CacheRoot()}");
             Console.WriteLine($"Data root      {DataPaths.Root()}");
             return 0;

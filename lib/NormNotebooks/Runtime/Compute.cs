@@ -17,9 +17,10 @@ namespace NormNotebooks.Runtime;
 /// <param name="Device">The default device for experiments (<see cref="Compute.Device"/>).</param>
 /// <param name="CudaAvailable">Whether libtorch sees a CUDA device.</param>
 /// <param name="NativeLoad">How libLibTorchSharp was loaded.</param>
+/// <param name="NativeHeap">How the native heap recycles tensor memory (<see cref="Runtime.NativeHeap"/>).</param>
 public sealed record EnvironmentInfo(
     string NormNotebooks, string TorchSharp, string LibTorch, string DotNet, string Os, string Cpu,
-    int LogicalCores, int Threads, string Device, bool CudaAvailable, NativeLoadReport NativeLoad);
+    int LogicalCores, int Threads, string Device, bool CudaAvailable, NativeLoadReport NativeLoad, string NativeHeap);
 
 /// <summary>Device choice, seeding and thread control for experiments.</summary>
 /// <remarks>
@@ -115,7 +116,8 @@ public static class Compute
             Threads: get_num_threads(),
             Device: DefaultDevice.Value.ToString(),
             CudaAvailable: cuda.is_available(),
-            NativeLoad: report);
+            NativeLoad: report,
+            NativeHeap: Runtime.NativeHeap.State);
     }
 
     private static NativeLoadReport EnsureReady()
