@@ -43,16 +43,17 @@ public static unsafe class FusedNorms
         return output;
     }
 
-    internal static (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor? gamma, Tensor? beta, double eps, Tensor? output = null)
+    // The row means and reciprocal deviations share one allocation: [2, rows], means first.
+    internal static (Tensor Y, Tensor Stats) LayerNormForward(Tensor x, Tensor? gamma, Tensor? beta, double eps, Tensor? output = null)
     {
         var n = (int)x.shape[^1];
         var rows = x.numel() / n;
         var y = Output(x, output);
-        var mean = empty(rows, dtype: ScalarType.Float32);
-        var rstd = empty(rows, dtype: ScalarType.Float32);
+        var stats = empty(2, rows, dtype: ScalarType.Float32);
+        var mean = TensorMemory.Float32(stats);
         NormKernels.LayerNormForward(TensorMemory.Float32(x), gamma is null ? null : TensorMemory.Float32(gamma), beta is null ? null : TensorMemory.Float32(beta),
-            TensorMemory.Float32(y), TensorMemory.Float32(mean), TensorMemory.Float32(rstd), rows, n, (float)eps);
-        return (y, mean, rstd);
+            TensorMemory.Float32(y), mean, mean + rows, rows, n, (float)eps);
+        return (y, stats);
     }
 
     internal static (Tensor Y, Tensor Rrms) RmsNormForward(Tensor x, Tensor? gamma, double eps, Tensor? output = null)
@@ -86,8 +87,8 @@ public static unsafe class FusedNorms
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             var (x, gamma, beta) = ((Tensor)vars[0], vars[4] is true ? (Tensor)vars[1] : null, vars[5] is true ? (Tensor)vars[2] : null);
-            var (y, mean, rstd) = LayerNormForward(x.detach(), gamma?.detach(), beta?.detach(), (double)vars[3]);
-            ctx.save_for_backward(gamma is null ? [x.detach(), mean, rstd] : [x.detach(), mean, rstd, gamma.detach()]);
+            var (y, stats) = LayerNormForward(x.detach(), gamma?.detach(), beta?.detach(), (double)vars[3]);
+            ctx.save_for_backward(gamma is null ? [x.detach(), stats] : [x.detach(), stats, gamma.detach()]);
             ctx.save_data("beta", beta is not null);
             return y;
         }
@@ -95,17 +96,19 @@ public static unsafe class FusedNorms
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
             var saved = ctx.get_saved_variables();
-            var (x, mean, rstd) = (saved[0], saved[1], saved[2]);
-            var gamma = saved.Count > 3 ? saved[3] : null;
+            var (x, stats) = (saved[0], saved[1]);
+            var gamma = saved.Count > 2 ? saved[2] : null;
             var hasBeta = (bool)ctx.get_data("beta");
             var dy = Contiguous(gradOutput);
             var n = (int)x.shape[^1];
             var dx = empty_like(x);
             var dgamma = gamma is null ? null : empty(n, dtype: ScalarType.Float32);
             var dbeta = hasBeta ? empty(n, dtype: ScalarType.Float32) : null;
+            var rows = x.numel() / n;
+            var mean = TensorMemory.Float32(stats);
             NormKernels.LayerNormBackward(TensorMemory.Float32(dy), TensorMemory.Float32(x), gamma is null ? null : TensorMemory.Float32(gamma),
-                TensorMemory.Float32(mean), TensorMemory.Float32(rstd), TensorMemory.Float32(dx), dgamma is null ? null : TensorMemory.Float32(dgamma),
-                dbeta is null ? null : TensorMemory.Float32(dbeta), x.numel() / n, n);
+                mean, mean + rows, TensorMemory.Float32(dx), dgamma is null ? null : TensorMemory.Float32(dgamma),
+                dbeta is null ? null : TensorMemory.Float32(dbeta), rows, n);
             return [dx, dgamma!, dbeta!, null!, null!, null!];
         }
     }

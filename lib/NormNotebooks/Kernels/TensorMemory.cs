@@ -35,20 +35,3 @@ internal static unsafe partial class TensorMemory
         return (byte*)storage + t.storage_offset() * t.ElementSize;
     }
 }
-
-/// <summary>Splits rows across threads: one contiguous range per worker.</summary>
-internal static class Rows
-{
-    /// <summary>Runs <paramref name="body"/>(first, end, worker) over [0, rows) in at most <paramref name="threads"/> ranges.</summary>
-    public static void Split(long rows, int threads, Action<long, long, int> body)
-    {
-        var workers = (int)Math.Max(1, Math.Min(threads, rows));
-        if (workers == 1)
-        {
-            body(0, rows, 0);
-            return;
-        }
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
-            body(rows * w / workers, rows * (w + 1) / workers, w));
-    }
-}

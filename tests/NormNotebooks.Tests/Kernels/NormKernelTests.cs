@@ -22,13 +22,37 @@ public sealed class NormKernelTests
     private static void Close(Tensor expected, Tensor actual, string what, double tolerance = Tolerances.Float32) =>
         Tolerances.AssertClose(expected.to(float64), actual.to(float64), tolerance, tolerance, what: what);
 
+    /// <summary>Runs <paramref name="body"/> with the kernels at 512 or 256 bits (the 512-bit case only where the CPU accelerates it).</summary>
+    private static void AtWidth(bool wide, Action body)
+    {
+        if (wide && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            return;
+        lock (WidthLock)
+        {
+            var before = Simd.Use512;
+            try
+            {
+                Simd.Use512 = wide;
+                body();
+            }
+            finally
+            {
+                Simd.Use512 = before;
+            }
+        }
+    }
+
+    private static readonly Lock WidthLock = new();
+
     [Theory]
-    [InlineData(37, 1)]
-    [InlineData(37, 7)]
-    [InlineData(5, 13)]
-    [InlineData(9, 129)]
-    [InlineData(3, 1000)]
-    public void LayerNorm_ForwardAndBackward_MatchTheReference(long rows, long n)
+    [InlineData(37, 1, true)]
+    [InlineData(37, 7, true)]
+    [InlineData(5, 13, true)]
+    [InlineData(9, 129, true)]
+    [InlineData(3, 1000, true)]
+    [InlineData(9, 129, false)]
+    [InlineData(3, 1000, false)]
+    public void LayerNorm_ForwardAndBackward_MatchTheReference(long rows, long n, bool wide) => AtWidth(wide, () =>
     {
         using var scope = NewDisposeScope();
         var (x, gamma, beta, upstream) = Inputs(rows, n, seed: n);
@@ -43,13 +67,15 @@ public sealed class NormKernelTests
         Close(x64.grad!, xf.grad!, "dx");
         Close(g64.grad!, gf.grad!, "dγ", ParameterGradient(rows));
         Close(b64.grad!, bf.grad!, "dβ", ParameterGradient(rows));
-    }
+    });
 
     [Theory]
-    [InlineData(37, 7)]
-    [InlineData(9, 129)]
-    [InlineData(3, 1000)]
-    public void RmsNorm_ForwardAndBackward_MatchTheReference(long rows, long n)
+    [InlineData(37, 7, true)]
+    [InlineData(9, 129, true)]
+    [InlineData(3, 1000, true)]
+    [InlineData(37, 7, false)]
+    [InlineData(3, 1000, false)]
+    public void RmsNorm_ForwardAndBackward_MatchTheReference(long rows, long n, bool wide) => AtWidth(wide, () =>
     {
         using var scope = NewDisposeScope();
         var (x, gamma, _, upstream) = Inputs(rows, n, seed: 100 + n);
@@ -62,6 +88,31 @@ public sealed class NormKernelTests
         Close(reference, fused, "forward");
         Close(x64.grad!, xf.grad!, "dx");
         Close(g64.grad!, gf.grad!, "dγ", ParameterGradient(rows));
+    });
+
+    [Theory]
+    [InlineData(1024, 4096)]      // 16 MiB: outputs stored non-temporally
+    [InlineData(1023, 4100)]      // just as large, rows not a whole number of registers: normal stores
+    public void LargeOutputs_StoredNonTemporally_MatchTheReference(long rows, long n)
+    {
+        using var scope = NewDisposeScope();
+        var (x, gamma, beta, upstream) = Inputs(rows, n, seed: 21);
+        var (x64, g64, b64) = (x.to(float64).requires_grad_(), gamma.to(float64).requires_grad_(), beta.to(float64).requires_grad_());
+        var reference = nn.functional.layer_norm(x64, [n], g64, b64, 1e-5);
+        reference.backward([upstream.to(float64)]);
+        var (xf, gf, bf) = (x.clone().requires_grad_(), gamma.clone().requires_grad_(), beta.clone().requires_grad_());
+        var fused = FusedNorms.LayerNorm(xf, gf, bf, 1e-5);
+        fused.backward([upstream]);
+        Close(reference, fused, "forward");
+        Close(x64.grad!, xf.grad!, "dx");
+        Close(g64.grad!, gf.grad!, "dγ", ParameterGradient(rows));
+        var rms64 = x.to(float64) * rsqrt(x.to(float64).square().mean([-1L], keepdim: true) + 1e-6) * gamma.to(float64);
+        Close(rms64, FusedNorms.RmsNorm(x, gamma, 1e-6), "RMSNorm forward");
+        // An output that starts off the 64-byte grid cannot take aligned non-temporal stores: the kernel must notice and store normally.
+        var unaligned = empty(rows * n + 1)[1..].view(rows, n);
+        using (no_grad())
+            FusedNorms.LayerNorm(x, gamma, beta, 1e-5, unaligned);
+        Close(reference, unaligned, "forward into an unaligned output");
     }
 
     [Fact]
@@ -110,17 +161,28 @@ public sealed class NormKernelTests
     }
 
     [Fact]
-    public void ThreadCount_ChangesNothingInTheForward()
+    public void ThreadCount_ChangesNothingButTheOrderOfTheParameterGradientSums()
     {
         using var scope = NewDisposeScope();
-        var (x, gamma, beta, _) = Inputs(64, 96, seed: 9);
+        var (x, gamma, beta, upstream) = Inputs(300, 384, seed: 9);   // 115,200 floats: 4 workers at ≥ 16,384 floats each
+        (Tensor Y, Tensor Dx, Tensor Dgamma, Tensor Dbeta) Run(int threads)
+        {
+            NormKernels.Threads = threads;
+            var (xf, gf, bf) = (x.clone().requires_grad_(), gamma.clone().requires_grad_(), beta.clone().requires_grad_());
+            var y = FusedNorms.LayerNorm(xf, gf, bf, 1e-5);
+            y.backward([upstream]);
+            return (y, xf.grad!, gf.grad!, bf.grad!);
+        }
         var before = NormKernels.Threads;
         try
         {
-            NormKernels.Threads = 1;
-            var one = FusedNorms.LayerNorm(x, gamma, beta, 1e-5);
-            NormKernels.Threads = 4;
-            Assert.True(one.allclose(FusedNorms.LayerNorm(x, gamma, beta, 1e-5), rtol: 0, atol: 0));
+            var one = Run(1);
+            var four = Run(4);
+            Assert.True(one.Y.eq(four.Y).all().item<bool>(), "forward depends on the thread count");
+            Assert.True(one.Dx.eq(four.Dx).all().item<bool>(), "dx depends on the thread count");
+            Close(one.Dgamma, four.Dgamma, "dγ summed by 1 and by 4 workers", ParameterGradient(300));
+            Close(one.Dbeta, four.Dbeta, "dβ summed by 1 and by 4 workers", ParameterGradient(300));
+            Assert.False(one.Dgamma.eq(zeros_like(one.Dgamma)).all().item<bool>());
         }
         finally
         {
