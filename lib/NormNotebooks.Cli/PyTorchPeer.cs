@@ -26,25 +26,32 @@ internal static class PyTorchPeer
         if (Version() is not { } version || Time(sizes, threads, budget) is not { } peer)
             return report;
         var cases = report.Cases.ToList();
-        void Add(string suite, string key, string name)
+        void Add(string suite, string? shape, string key, string name, string? baselineName = null)
         {
-            var baseline = cases.FirstOrDefault(c => c.Suite == suite);
+            var baseline = cases.FirstOrDefault(c => c.Suite == suite && (shape is null || c.Shape == shape) && (baselineName is null || c.Name == baselineName));
             if (baseline is null || !peer.TryGetValue(key, out var ms))
                 return;
             var timing = new Timing(name, ms, ms, ms, 0, [ms]);
-            cases.Add(baseline with { Name = name, Timing = timing, Speedup = timing.SpeedupOver(baseline.Timing) });
+            cases.Insert(cases.IndexOf(baseline) + 1, baseline with { Name = name, Timing = timing, Speedup = timing.SpeedupOver(baseline.Timing), SpeedupInterval = null });
         }
-        Add("norms", "layer_norm forward", "PyTorch (Debian) layer_norm forward");
-        Add("softmax", "softmax", "PyTorch (Debian) torch.softmax");
-        Add("int8", "matmul", "PyTorch (Debian) float32 matmul");
+        foreach (var (rows, n) in sizes.NormShapes)
+        {
+            var shape = $"[{rows}, {n}] float32";
+            Add("norms", shape, $"layer_norm forward {rows}x{n}", "PyTorch (Debian) layer_norm forward", "libtorch layer_norm forward");
+            Add("norms", shape, $"layer_norm forward+backward {rows}x{n}", "PyTorch (Debian) layer_norm forward+backward", "libtorch layer_norm forward+backward");
+        }
+        Add("softmax", null, "softmax", "PyTorch (Debian) torch.softmax");
+        Add("int8", null, "matmul", "PyTorch (Debian) float32 matmul");
         return report with { Environment = report.Environment with { PyTorch = version }, Cases = cases };
     }
 
-    /// <summary>Median milliseconds of PyTorch's layer_norm forward, softmax and matmul on the suite's shapes, or null without PyTorch.</summary>
+    /// <summary>Median milliseconds of PyTorch's layer_norm forward and forward+backward, softmax and matmul on the suites' shapes, or null
+    /// without PyTorch.</summary>
     public static IReadOnlyDictionary<string, double>? Time(BenchSizes sizes, int threads, TimeSpan budget)
     {
         if (Version() is null)
             return null;
+        var shapes = "[" + string.Join(", ", sizes.NormShapes.Select(s => $"({s.Rows}, {s.Features})")) + "]";
         var script = $$"""
             import torch, time, json, statistics
             torch.set_num_threads({{threads}})
@@ -55,9 +62,16 @@ internal static class PyTorchPeer
                     s = time.perf_counter(); f(); ts.append((time.perf_counter() - s) * 1e3)
                 return statistics.median(ts)
             out = {}
-            x = torch.randn({{sizes.NormRows}}, {{sizes.NormFeatures}})
+            for rows, n in {{shapes}}:
+                x = torch.randn(rows, n); dy = torch.randn(rows, n)
+                w = torch.ones(n, requires_grad=True); b = torch.zeros(n, requires_grad=True)
+                with torch.no_grad():
+                    out[f"layer_norm forward {rows}x{n}"] = med(lambda: torch.nn.functional.layer_norm(x, [n], w, b))
+                def both():
+                    xg = x.detach().requires_grad_()
+                    torch.nn.functional.layer_norm(xg, [n], w, b).backward(dy)
+                out[f"layer_norm forward+backward {rows}x{n}"] = med(both)
             with torch.no_grad():
-                out["layer_norm forward"] = med(lambda: torch.nn.functional.layer_norm(x, [{{sizes.NormFeatures}}]))
                 s = torch.randn({{sizes.SoftmaxRows}}, {{sizes.SoftmaxColumns}})
                 out["softmax"] = med(lambda: torch.softmax(s, -1))
                 a = torch.randn({{sizes.MatrixSize}}, {{sizes.MatrixSize}}); b = torch.randn({{sizes.MatrixSize}}, {{sizes.MatrixSize}})

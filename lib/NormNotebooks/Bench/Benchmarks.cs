@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: MIT
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using System.Text.Json;
 using NormNotebooks.Kernels;
+using NormNotebooks.Models;
 using NormNotebooks.Norms;
+using NormNotebooks.Reporting;
 using NormNotebooks.Runtime;
 using static TorchSharp.torch;
 
 namespace NormNotebooks.Bench;
 
-/// <summary>One timed case with its work and its ratio to the suite's baseline measured in the same run.</summary>
-/// <param name="Suite">norms, softmax or int8.</param>
+/// <summary>One timed case with its work and its ratio to the baseline of its group, measured in the same run.</summary>
+/// <param name="Suite">norms, softmax, int8 or step.</param>
 /// <param name="Name">What ran.</param>
 /// <param name="Shape">The input's shape.</param>
 /// <param name="Timing">Median and quartiles.</param>
@@ -20,7 +20,10 @@ namespace NormNotebooks.Bench;
 /// <param name="Baseline">The case this one is compared with.</param>
 /// <param name="Speedup">Baseline median / this median (&gt; 1: faster).</param>
 /// <param name="CopyBandwidthGBps">This machine's copy bandwidth measured in the same run, for <see cref="BandwidthFraction"/>.</param>
-public sealed record BenchCase(string Suite, string Name, string Shape, Timing Timing, double Bytes, double Flops, string Baseline, double Speedup, double CopyBandwidthGBps)
+/// <param name="SpeedupInterval">The speedup's 95% interval over the medians of consecutive blocks of paired rounds (geometric mean;
+/// null when too few rounds ran).</param>
+public sealed record BenchCase(string Suite, string Name, string Shape, Timing Timing, double Bytes, double Flops, string Baseline, double Speedup,
+    double CopyBandwidthGBps, Interval? SpeedupInterval = null)
 {
     /// <summary>Bytes moved per second, in GB/s.</summary>
     public double GBps => Bytes / (Timing.MedianMs * 1e-3) / 1e9;
@@ -32,32 +35,55 @@ public sealed record BenchCase(string Suite, string Name, string Shape, Timing T
     public double BandwidthFraction => CopyBandwidthGBps > 0 ? GBps / CopyBandwidthGBps : 0;
 }
 
-/// <summary>Where a benchmark ran.</summary>
-public sealed record BenchEnvironment(string Cpu, string KernelIsa, int Threads, string DotNet, string TorchSharp, string LibTorch, string Os, string? PyTorch);
+/// <summary>A ratio between two cases of one group other than the baseline: e.g. fused RMSNorm over fused LayerNorm.</summary>
+/// <param name="Suite">The suite.</param>
+/// <param name="Shape">The group's shape.</param>
+/// <param name="Case">The faster-hoped case.</param>
+/// <param name="Over">The case it is compared with.</param>
+/// <param name="Speedup">Time of <paramref name="Over"/> / time of <paramref name="Case"/>, with its 95% interval over paired blocks.</param>
+public sealed record BenchComparison(string Suite, string Shape, string Case, string Over, Interval Speedup);
 
-/// <summary>A benchmark run: environment, the copy-bandwidth baseline, and the cases.</summary>
-public sealed record BenchReport(BenchEnvironment Environment, double CopyBandwidthGBps, IReadOnlyList<BenchCase> Cases)
+/// <summary>Where a benchmark ran.</summary>
+/// <param name="Cpu">CPU model.</param>
+/// <param name="KernelIsa">The instruction sets our kernels use.</param>
+/// <param name="Threads">Threads of libtorch and of our kernels.</param>
+/// <param name="KernelThreads">Which threads our kernels' work runs on.</param>
+/// <param name="NativeHeap">How freed tensor memory is recycled (<see cref="Runtime.NativeHeap"/>).</param>
+/// <param name="DotNet">.NET runtime.</param>
+/// <param name="TorchSharp">TorchSharp version.</param>
+/// <param name="LibTorch">libtorch version.</param>
+/// <param name="Os">Operating system.</param>
+/// <param name="PyTorch">PyTorch's version when it was timed as a peer.</param>
+public sealed record BenchEnvironment(string Cpu, string KernelIsa, int Threads, string KernelThreads, string NativeHeap, string DotNet, string TorchSharp,
+    string LibTorch, string Os, string? PyTorch);
+
+/// <summary>A benchmark run: environment, the copy-bandwidth baseline, the cases and the extra comparisons.</summary>
+public sealed record BenchReport(BenchEnvironment Environment, double CopyBandwidthGBps, IReadOnlyList<BenchCase> Cases, IReadOnlyList<BenchComparison> Comparisons)
 {
     /// <summary>The report as JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Indented);
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    /// <summary>A case by suite and name.</summary>
-    public BenchCase Case(string suite, string name) => Cases.FirstOrDefault(c => c.Suite == suite && c.Name == name)
-        ?? throw new KeyNotFoundException($"No case '{name}' in suite '{suite}'.");
+    /// <summary>A case by suite and name (the first shape that has it, or the given shape).</summary>
+    public BenchCase Case(string suite, string name, string? shape = null) =>
+        Cases.FirstOrDefault(c => c.Suite == suite && c.Name == name && (shape is null || c.Shape == shape))
+        ?? throw new KeyNotFoundException($"No case '{name}' in suite '{suite}'{(shape is null ? "" : $" at {shape}")}.");
 }
 
 /// <summary>
 /// The benchmark suites of <c>normnb bench</c>: each times our C# kernels next to libtorch through TorchSharp (the CLI adds PyTorch from
 /// Debian's python3-torch when installed), interleaved so that drift hits all alike, and reports medians, quartiles, GB/s or GFLOP/s,
 /// the fraction of this machine's copy bandwidth (a copy into a preallocated tensor, measured in the same run) and the ratio to the
-/// suite's baseline. No timing is asserted anywhere: the targets are read off these tables.
+/// group's baseline with its interval over paired blocks of rounds. No timing is asserted anywhere: the targets are read off these tables.
 /// </summary>
 public static class Benchmarks
 {
+    /// <summary>Blocks of rounds over which speedup intervals are taken.</summary>
+    public const int Blocks = 10;
+
     /// <summary>The suites.</summary>
-    public static IReadOnlyList<string> Suites { get; } = ["norms", "softmax", "int8"];
+    public static IReadOnlyList<string> Suites { get; } = ["norms", "softmax", "int8", "step"];
 
     /// <summary>Runs <paramref name="suites"/> and returns the report.</summary>
     public static BenchReport Run(IEnumerable<string> suites, BenchSizes sizes, TimeSpan budget, Action<string>? progress = null)
@@ -65,20 +91,41 @@ public static class Benchmarks
         TorchRuntime.EnsureLoaded();
         var chosen = suites.ToList();
         var cases = new List<BenchCase>();
+        var comparisons = new List<BenchComparison>();
         progress?.Invoke("copy bandwidth");
-        var copy = CopyBandwidth(sizes.NormRows * sizes.NormFeatures, budget);
+        var copy = CopyBandwidth(sizes.CopyFloats, budget);
         foreach (var suite in chosen)
         {
-            progress?.Invoke(suite);
-            cases.AddRange(suite switch
+            switch (suite)
             {
-                "norms" => Norms(sizes.NormRows, sizes.NormFeatures, budget, copy),
-                "softmax" => Softmax(sizes.SoftmaxRows, sizes.SoftmaxColumns, budget, copy),
-                "int8" => Int8(sizes.MatrixSize, budget, copy),
-                _ => throw new ArgumentException($"Unknown suite '{suite}'; available: {string.Join(", ", Suites)}, all.", nameof(suites)),
-            });
+                case "norms":
+                    foreach (var (rows, n) in sizes.NormShapes)
+                    {
+                        progress?.Invoke($"norms [{rows}, {n}]");
+                        var (normCases, normComparisons) = Norms(rows, n, budget, copy);
+                        cases.AddRange(normCases);
+                        comparisons.AddRange(normComparisons);
+                    }
+                    break;
+                case "softmax":
+                    progress?.Invoke(suite);
+                    cases.AddRange(Softmax(sizes.SoftmaxRows, sizes.SoftmaxColumns, budget, copy));
+                    break;
+                case "int8":
+                    progress?.Invoke(suite);
+                    cases.AddRange(Int8(sizes.MatrixSize, budget, copy));
+                    break;
+                case "step":
+                    progress?.Invoke(suite);
+                    var (stepCases, stepComparisons) = Step(sizes.Step, budget);
+                    cases.AddRange(stepCases);
+                    comparisons.AddRange(stepComparisons);
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown suite '{suite}'; available: {string.Join(", ", Suites)}, all.", nameof(suites));
+            }
         }
-        return new BenchReport(Environment(), copy, cases);
+        return new BenchReport(Environment(), copy, cases, comparisons);
     }
 
     /// <summary>GB/s of copying <paramref name="floats"/> float32 values into a preallocated tensor (bytes read + written).</summary>
@@ -91,8 +138,10 @@ public static class Benchmarks
         return 8.0 * floats / (t.MedianMs * 1e-3) / 1e9;
     }
 
-    /// <summary>Fused LayerNorm/RMSNorm against libtorch's layer_norm (forward) and autograd through torch ops (forward+backward).</summary>
-    public static IReadOnlyList<BenchCase> Norms(long rows, long n, TimeSpan budget, double copy)
+    /// <summary>Fused LayerNorm and RMSNorm against libtorch's <c>layer_norm</c>, forward (no autograd) and forward+backward (autograd,
+    /// as training runs them), on [<paramref name="rows"/>, <paramref name="n"/>]; RMSNorm composed of torch ops for reference, and
+    /// fused RMSNorm compared with fused LayerNorm.</summary>
+    public static (IReadOnlyList<BenchCase> Cases, IReadOnlyList<BenchComparison> Comparisons) Norms(long rows, long n, TimeSpan budget, double copy)
     {
         using var scope = NewDisposeScope();
         var shape = $"[{rows}, {n}] float32";
@@ -101,40 +150,66 @@ public static class Benchmarks
         var (torchLayerNorm, fusedLayerNorm) = (new LayerNorm(n, implementation: NormImplementation.Torch), new LayerNorm(n, implementation: NormImplementation.Fused));
         var (torchRmsNorm, fusedRmsNorm) = (new RmsNorm(n, 1e-6, implementation: NormImplementation.Torch), new RmsNorm(n, 1e-6, implementation: NormImplementation.Fused));
         var elements = (double)rows * n;
-        var reusable = empty(rows, n);
         Action Forward(Func<Tensor, Tensor> f) => () => { using var s = NewDisposeScope(); using var _ = no_grad(); f(x); };
-        Action Both(Func<Tensor, Tensor> f) => () =>
+        // autograd.grad, not backward(): backward() would hand dx to the leaf's AccumulateGrad, which copies a gradient that anything
+        // else still references (a C# function's result always is, until its scope ends), a copy a non-leaf input never pays in training.
+        Action Both(nn.Module<Tensor, Tensor> norm) => () =>
         {
             using var s = NewDisposeScope();
             var xg = x.detach().requires_grad_();
-            f(xg).backward([upstream]);
+            autograd.grad([norm.forward(xg)], [xg, .. norm.parameters()], [upstream]);
         };
         var forward = Measure.Interleaved(
         [
             ("libtorch layer_norm forward", Forward(torchLayerNorm.forward)),
-            ("RMSNorm from torch ops, forward", Forward(torchRmsNorm.forward)),
             ("fused LayerNorm forward", Forward(fusedLayerNorm.forward)),
             ("fused RMSNorm forward", Forward(fusedRmsNorm.forward)),
-            ("fused LayerNorm forward into a reusable output", () => { using var _ = no_grad(); FusedNorms.LayerNorm(x, fusedLayerNorm.Weight, fusedLayerNorm.Bias, 1e-5, reusable); }),
-            ("fused RMSNorm forward into a reusable output", () => { using var _ = no_grad(); FusedNorms.RmsNorm(x, fusedRmsNorm.Weight, 1e-6, reusable); }),
-        ], budget * 6);
-        var backward = Measure.Interleaved(
+            ("RMSNorm from torch ops, forward", Forward(torchRmsNorm.forward)),
+        ], budget * 4, minRounds: 2 * Blocks);
+        var both = Measure.Interleaved(
         [
-            ("LayerNorm autograd through torch ops, forward+backward", Both(t => ComposedLayerNorm(t, fusedLayerNorm.Weight!, fusedLayerNorm.Bias!))),
-            ("RMSNorm autograd through torch ops, forward+backward", Both(torchRmsNorm.forward)),
-            ("libtorch layer_norm forward+backward", Both(torchLayerNorm.forward)),
-            ("fused LayerNorm forward+backward", Both(fusedLayerNorm.forward)),
-            ("fused RMSNorm forward+backward", Both(fusedRmsNorm.forward)),
-        ], budget * 5);
-        return Cases("norms", shape, forward, 8 * elements, 0, copy)
-            .Concat(Cases("norms", shape, backward, 20 * elements, 0, copy)).ToList();
+            ("libtorch layer_norm forward+backward", Both(torchLayerNorm)),
+            ("fused LayerNorm forward+backward", Both(fusedLayerNorm)),
+            ("fused RMSNorm forward+backward", Both(fusedRmsNorm)),
+            ("RMSNorm from torch ops, forward+backward", Both(torchRmsNorm)),
+        ], budget * 4, minRounds: 2 * Blocks);
+        // Ideal traffic: the forward reads x and writes y; the backward reads x and dy and writes dx.
+        var cases = Cases("norms", shape, forward, 8 * elements, 0, copy).Concat(Cases("norms", shape, both, 20 * elements, 0, copy)).ToList();
+        return (cases, [Compare("norms", shape, forward[2], forward[1]), Compare("norms", shape, both[2], both[1])]);
     }
 
-    // Eq. (4) of Ba et al. from torch ops, so autograd saves every intermediate: the cost a norm without a fused kernel pays.
-    private static Tensor ComposedLayerNorm(Tensor x, Tensor gamma, Tensor beta)
+    /// <summary>One training step (zero_grad, forward, cross-entropy, backward, AdamW) of the character Transformer with each norm
+    /// implementation, interleaved; the same initial weights and batch for each.</summary>
+    public static (IReadOnlyList<BenchCase> Cases, IReadOnlyList<BenchComparison> Comparisons) Step(StepShape shape, TimeSpan budget)
     {
-        var centred = x - x.mean([-1L], keepdim: true);
-        return centred * rsqrt(centred.square().mean([-1L], keepdim: true) + 1e-5) * gamma + beta;
+        using var scope = NewDisposeScope();
+        const int vocabulary = 96;
+        var generator = new Generator(5);
+        var tokens = randint(vocabulary, [shape.Batch, shape.Context + 1], generator: generator);
+        var (inputs, targets) = (tokens[.., ..^1].contiguous(), tokens[.., 1..].contiguous());
+        Action TrainingStep(string norm, NormImplementation implementation)
+        {
+            manual_seed(7);
+            var model = new CharTransformer(new TransformerConfig(vocabulary, shape.Width, shape.Depth, shape.Heads, shape.Context, norm, NormImplementation: implementation));
+            var optimizer = optim.AdamW(model.parameters(), 1e-4);
+            model.train();
+            return () =>
+            {
+                using var s = NewDisposeScope();
+                optimizer.zero_grad();
+                nn.functional.cross_entropy(model.forward(inputs).reshape(-1, vocabulary), targets.reshape(-1)).backward();
+                optimizer.step();
+            };
+        }
+        var timings = Measure.Interleaved(
+        [
+            ("libtorch LayerNorm (layer_norm)", TrainingStep("layernorm", NormImplementation.Torch)),
+            ("fused LayerNorm", TrainingStep("layernorm", NormImplementation.Fused)),
+            ("fused RMSNorm", TrainingStep("rmsnorm", NormImplementation.Fused)),
+            ("RMSNorm from torch ops", TrainingStep("rmsnorm", NormImplementation.Torch)),
+        ], budget * 4, minRounds: 2 * Blocks);
+        var described = $"character Transformer d={shape.Width}, L={shape.Depth}, {shape.Heads} heads, batch {shape.Batch} × {shape.Context} tokens";
+        return (Cases("step", described, timings, 0, 0, 0).ToList(), [Compare("step", described, timings[2], timings[1])]);
     }
 
     /// <summary>The three softmax algorithms against torch.softmax, on the given shape and on rows far larger than the caches.</summary>
@@ -185,19 +260,52 @@ public static class Benchmarks
     public static BenchEnvironment Environment()
     {
         var info = Compute.Describe();
-        var isa = Vector512.IsHardwareAccelerated ? "AVX-512 (norms and softmax in Vector256; int8 " + Int8Kernels.Isa + ")"
-            : Avx2.IsSupported ? "AVX2 (" + Int8Kernels.Isa + ")" : "scalar";
-        return new BenchEnvironment(info.Cpu, isa, NormKernels.Threads, info.DotNet, info.TorchSharp, info.LibTorch, RuntimeInformation.OSDescription, PyTorch: null);
+        var isa = $"norms and softmax: {Simd.Isa}; int8: {Int8Kernels.Isa}";
+        return new BenchEnvironment(info.Cpu, isa, NormKernels.Threads, Workers.Where, info.NativeHeap, info.DotNet, info.TorchSharp, info.LibTorch,
+            RuntimeInformation.OSDescription, PyTorch: null);
     }
 
     private static IEnumerable<BenchCase> Cases(string suite, string shape, IReadOnlyList<Timing> timings, double bytes, double flops, double copy) =>
-        timings.Select(t => new BenchCase(suite, t.Name, shape, t, bytes, flops, timings[0].Name, t.SpeedupOver(timings[0]), copy));
+        timings.Select(t => new BenchCase(suite, t.Name, shape, t, bytes, flops, timings[0].Name, t.SpeedupOver(timings[0]), copy, PairedSpeedup(timings[0], t)));
+
+    private static BenchComparison Compare(string suite, string shape, Timing candidate, Timing over) =>
+        new(suite, shape, candidate.Name, over.Name, PairedSpeedup(over, candidate) ?? new Interval(candidate.SpeedupOver(over), null, null, 1, 0.95));
+
+    /// <summary>Speedup of <paramref name="candidate"/> over <paramref name="baseline"/> (both from one interleaved run) with its interval
+    /// over <see cref="Blocks"/> blocks of consecutive rounds, or null with fewer rounds than blocks.</summary>
+    internal static Interval? PairedSpeedup(Timing baseline, Timing candidate) =>
+        baseline.RoundsMs.Count < Blocks || candidate.RoundsMs.Count < Blocks
+            ? null
+            : Interval.Of(baseline.BlockMedians(Blocks).Zip(candidate.BlockMedians(Blocks), (b, c) => b / c).ToArray(), ratio: true);
 }
 
+/// <summary>The training step the step suite times.</summary>
+/// <param name="Width">Residual width d.</param>
+/// <param name="Depth">Blocks.</param>
+/// <param name="Heads">Attention heads.</param>
+/// <param name="Context">Tokens per sequence.</param>
+/// <param name="Batch">Sequences per step.</param>
+public sealed record StepShape(int Width = 256, int Depth = 4, int Heads = 4, int Context = 128, int Batch = 16);
+
 /// <summary>Sizes of the suites.</summary>
-/// <param name="NormRows">Rows of the norm input (tokens).</param>
-/// <param name="NormFeatures">Features of the norm input.</param>
+/// <param name="NormShapes">[rows, features] of the norm inputs; default: the shapes the notebooks train at ([2048, 64–256]: batch 16 × 128
+/// tokens; [8192, 512]) and [4096, 4096].</param>
 /// <param name="SoftmaxRows">Rows of the in-cache softmax input.</param>
 /// <param name="SoftmaxColumns">Columns of the in-cache softmax input.</param>
 /// <param name="MatrixSize">Side of the int8 matrices.</param>
-public sealed record BenchSizes(long NormRows = 4096, long NormFeatures = 4096, long SoftmaxRows = 4096, long SoftmaxColumns = 4096, long MatrixSize = 4096);
+/// <param name="StepShape">The training step of the step suite (null: <see cref="Bench.StepShape"/>'s defaults).</param>
+public sealed record BenchSizes(IReadOnlyList<(long Rows, long Features)> NormShapes, long SoftmaxRows = 4096, long SoftmaxColumns = 4096, long MatrixSize = 4096,
+    StepShape? StepShape = null)
+{
+    /// <summary>The norm shapes of the benchmark issue.</summary>
+    public static IReadOnlyList<(long Rows, long Features)> TrainingShapes { get; } = [(2048, 64), (2048, 128), (2048, 256), (8192, 512), (4096, 4096)];
+
+    /// <summary>The suites' default sizes.</summary>
+    public static BenchSizes Default { get; } = new(TrainingShapes);
+
+    /// <summary>The training step (default <see cref="StepShape"/>'s).</summary>
+    public StepShape Step => StepShape ?? new StepShape();
+
+    /// <summary>Floats of the copy that measures bandwidth: the largest norm or softmax input, at least 4 Mi (beyond the caches).</summary>
+    public long CopyFloats => Math.Max(1L << 22, Math.Max(SoftmaxRows * SoftmaxColumns, NormShapes.Count == 0 ? 0 : NormShapes.Max(s => s.Rows * s.Features)));
+}

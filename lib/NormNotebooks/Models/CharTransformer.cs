@@ -47,15 +47,17 @@ public enum NormPlacement
 /// reference ties it to the learning-rate warm-up.</param>
 /// <param name="DepthScaledInit">Initialise every writer to the residual stream (attention and MLP output projections) with
 /// std InitStd/√(2·Depth), GPT-2's depth-scaled init (the "scaled init" the LayerNorm Scaling authors warn cancels much of its benefit).</param>
+/// <param name="NormImplementation">The code every LayerNorm and RMSNorm of the model runs (<see cref="Norms.NormImplementation"/>), when not
+/// each norm's default.</param>
 public sealed record TransformerConfig(
     int Vocabulary, int Width = 128, int Depth = 4, int Heads = 4, int Context = 128, string Norm = "layernorm",
     NormPlacement Placement = NormPlacement.PreLN, double MixFraction = 0.25, bool EmbeddingNorm = true, int MlpRatio = 4,
     double InitStd = 0.02, bool SigmaReparam = false, double? NormEps = null, int? NormWarmup = null, bool CentredWriters = false,
-    bool DepthScaledInit = false)
+    bool DepthScaledInit = false, NormImplementation? NormImplementation = null)
 {
     /// <summary>The options every norm of the model is built with.</summary>
     internal NormOptions NormOptions(int depth) =>
-        new() { Layout = NormLayout.ChannelsLast, Depth = depth, Groups = Heads, Eps = NormEps, WarmupIterations = NormWarmup };
+        new() { Layout = NormLayout.ChannelsLast, Depth = depth, Groups = Heads, Eps = NormEps, WarmupIterations = NormWarmup, Implementation = NormImplementation };
 
     /// <summary>Placement of block <paramref name="index"/> (0-based) once Mix-LN is resolved.</summary>
     public NormPlacement PlacementOf(int index) => Placement switch

@@ -84,5 +84,20 @@ public sealed class CliTests
         var (bad, _, error) = Normnb("bench", "--suite", "fft");
         Assert.Equal(2, bad);
         Assert.Contains("unknown suite 'fft'", error);
+        var (badShape, _, shapeError) = Normnb("bench", "--suite", "norms", "--shapes", "64x0");
+        Assert.Equal(2, badShape);
+        Assert.Contains("--shapes '64x0'", shapeError);
+    }
+
+    [Fact]
+    public void BenchNorms_TimesTheGivenShapes_WithIntervalsAndTheRmsNormComparison()
+    {
+        var (exit, stdout, stderr) = Normnb("bench", "--suite", "norms", "--shapes", "32x16,8x24", "--seconds", "0.01", "--no-pytorch");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("norms — [32, 16] float32", stdout);
+        Assert.Contains("norms — [8, 24] float32", stdout);
+        Assert.Contains("fused RMSNorm forward+backward vs fused LayerNorm forward+backward:", stdout);
+        Assert.Contains("native heap:", stdout);
+        Assert.Contains("95% interval over 10 paired blocks", stdout);
     }
 }

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+using NormNotebooks.Bench;
+using NormNotebooks.Models;
+using NormNotebooks.Norms;
+
+namespace NormNotebooks.Tests.Bench;
+
+/// <summary>The suites' bookkeeping on tiny sizes (never their timings).</summary>
+public sealed class BenchmarksTests
+{
+    [Fact]
+    public void PairedSpeedup_IsTheGeometricMeanOfBlockRatios_WithAnInterval()
+    {
+        var baseline = new Timing("a", 2, 2, 2, 20, Enumerable.Repeat(2.0, 20).ToArray());
+        var candidate = new Timing("b", 1, 1, 1, 20, Enumerable.Range(0, 20).Select(i => i < 10 ? 0.8 : 1.25).ToArray());
+        var speedup = Benchmarks.PairedSpeedup(baseline, candidate)!;
+        Assert.Equal(Math.Sqrt(2.5 * 1.6), speedup.Estimate, 12);     // blocks of 2 rounds: five at 2/0.8, five at 2/1.25
+        Assert.True(speedup.Lower < speedup.Estimate && speedup.Estimate < speedup.Upper);
+        Assert.Null(Benchmarks.PairedSpeedup(baseline with { RoundsMs = [2.0] }, candidate));
+    }
+
+    [Fact]
+    public void NormsSuite_TimesEachImplementationForwardAndBoth_AndComparesRmsNormWithLayerNorm()
+    {
+        var (cases, comparisons) = Benchmarks.Norms(64, 48, TimeSpan.Zero, copy: 10);
+        Assert.Equal(8, cases.Count);
+        Assert.Equal(["libtorch layer_norm forward", "libtorch layer_norm forward+backward"], cases.Select(c => c.Baseline).Distinct());
+        Assert.All(cases, c => Assert.True(c.Speedup > 0 && c.SpeedupInterval is { Lower: > 0 }, c.Name));
+        Assert.Equal(["fused RMSNorm forward", "fused RMSNorm forward+backward"], comparisons.Select(c => c.Case));
+        Assert.Equal(["fused LayerNorm forward", "fused LayerNorm forward+backward"], comparisons.Select(c => c.Over));
+    }
+
+    [Fact]
+    public void StepSuite_TrainsTheSameModelWithEachNormImplementation()
+    {
+        var (cases, comparisons) = Benchmarks.Step(new StepShape(Width: 32, Depth: 1, Heads: 2, Context: 8, Batch: 2), TimeSpan.Zero);
+        Assert.Equal(["libtorch LayerNorm (layer_norm)", "fused LayerNorm", "fused RMSNorm", "RMSNorm from torch ops"], cases.Select(c => c.Name));
+        Assert.All(cases, c => Assert.Equal(2 * Benchmarks.Blocks, c.Timing.Runs));
+        Assert.Equal("fused RMSNorm", Assert.Single(comparisons).Case);
+        Assert.Contains("d=32, L=1", cases[0].Shape);
+    }
+
+    [Fact]
+    public void TransformerConfig_PassesTheNormImplementationToEveryNorm()
+    {
+        foreach (var implementation in new[] { NormImplementation.Fused, NormImplementation.Torch })
+        {
+            var model = new CharTransformer(new TransformerConfig(16, Width: 16, Depth: 2, Heads: 2, Context: 8, NormImplementation: implementation));
+            var norms = model.modules().OfType<LayerNorm>().ToList();
+            Assert.NotEmpty(norms);
+            Assert.All(norms, n => Assert.Equal(implementation, n.Implementation));
+        }
+    }
+}
