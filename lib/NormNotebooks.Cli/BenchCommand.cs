@@ -78,18 +78,20 @@ internal static class BenchCommand
         var e = report.Environment;
         Console.WriteLine($"{e.Cpu}; {e.Threads} threads; kernels: {e.KernelIsa}, on {e.KernelThreads}; .NET {e.DotNet}, TorchSharp {e.TorchSharp} (libtorch {e.LibTorch}){(e.PyTorch is null ? "" : $", PyTorch {e.PyTorch} (Debian)")}");
         Console.WriteLine($"native heap: {e.NativeHeap}");
-        Console.WriteLine($"copy bandwidth (copy into a preallocated tensor): {report.CopyBandwidthGBps:F1} GB/s");
+        Console.WriteLine($"copy bandwidth (copy into a preallocated tensor): {report.CopyBandwidthGBps:F1} GB/s; GB/s counts each input read and each output written once, moved GB/s what the algorithm really reads and writes");
         foreach (var group in report.Cases.GroupBy(c => (c.Suite, c.Shape, c.Baseline)))
         {
             Console.WriteLine();
             Console.WriteLine($"{group.Key.Suite} — {group.Key.Shape}; ratio = baseline time / this time (95% interval over {Benchmarks.Blocks} paired blocks), baseline: {group.Key.Baseline}");
-            Console.WriteLine($"  {"case",-56} {"median ms (IQR)",26} {"GB/s",7} {"% copy",7} {"GFLOP/s",8} {"ratio",7} {"interval",14}");
+            var traffic = group.Any(c => c.TrafficBytes > 0);
+            Console.WriteLine($"  {"case",-56} {"median ms (IQR)",26} {"GB/s",7} {"% copy",7}{(traffic ? $" {"moved GB/s",10}" : "")} {"GFLOP/s",8} {"ratio",7} {"interval",14}");
             foreach (var c in group)
             {
                 var iqr = c.Timing.Runs == 0 ? $"{c.Timing.MedianMs:0.000}" : $"{c.Timing.MedianMs:0.000} ({c.Timing.Q1Ms:0.000}–{c.Timing.Q3Ms:0.000})";
                 var gbps = c.Bytes > 0 ? $"{c.GBps,7:0.0} {c.BandwidthFraction,7:P0}" : $"{"",7} {"",7}";
                 var gflops = c.Flops > 0 ? $"{c.GFlops,8:0.0}" : $"{"",8}";
-                Console.WriteLine($"  {c.Name,-56} {iqr,26} {gbps} {gflops} {c.Speedup,7:0.00} {Range(c.SpeedupInterval),14}");
+                var moved = !traffic ? "" : c.TrafficBytes > 0 ? $" {c.TrafficGBps,10:0.0}" : $" {"",10}";
+                Console.WriteLine($"  {c.Name,-56} {iqr,26} {gbps}{moved} {gflops} {c.Speedup,7:0.00} {Range(c.SpeedupInterval),14}");
             }
             foreach (var comparison in report.Comparisons.Where(x => x.Suite == group.Key.Suite && x.Shape == group.Key.Shape && group.Any(c => c.Name == x.Case)))
                 Console.WriteLine($"  {comparison.Case} vs {comparison.Over}: {comparison.Speedup.Estimate:0.00}× {Range(comparison.Speedup)}");

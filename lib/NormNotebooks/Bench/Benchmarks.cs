@@ -22,9 +22,14 @@ namespace NormNotebooks.Bench;
 /// <param name="CopyBandwidthGBps">This machine's copy bandwidth measured in the same run, for <see cref="BandwidthFraction"/>.</param>
 /// <param name="SpeedupInterval">The speedup's 95% interval over the medians of consecutive blocks of paired rounds (geometric mean;
 /// null when too few rounds ran).</param>
+/// <param name="TrafficBytes">Bytes this algorithm itself reads and writes (e.g. a softmax that reads its input twice), or 0: against the
+/// copy bandwidth it tells a memory-bound case from a compute-bound one.</param>
 public sealed record BenchCase(string Suite, string Name, string Shape, Timing Timing, double Bytes, double Flops, string Baseline, double Speedup,
-    double CopyBandwidthGBps, Interval? SpeedupInterval = null)
+    double CopyBandwidthGBps, Interval? SpeedupInterval = null, double TrafficBytes = 0)
 {
+    /// <summary>Bytes this algorithm moves per second, in GB/s (0 when not given).</summary>
+    public double TrafficGBps => TrafficBytes / (Timing.MedianMs * 1e-3) / 1e9;
+
     /// <summary>Bytes moved per second, in GB/s.</summary>
     public double GBps => Bytes / (Timing.MedianMs * 1e-3) / 1e9;
 
@@ -109,7 +114,9 @@ public static class Benchmarks
                     break;
                 case "softmax":
                     progress?.Invoke(suite);
-                    cases.AddRange(Softmax(sizes.SoftmaxRows, sizes.SoftmaxColumns, budget, copy));
+                    var (softmaxCases, softmaxComparisons) = Softmax(sizes.SoftmaxRows, sizes.SoftmaxColumns, budget, copy);
+                    cases.AddRange(softmaxCases);
+                    comparisons.AddRange(softmaxComparisons);
                     break;
                 case "int8":
                     progress?.Invoke(suite);
@@ -212,10 +219,14 @@ public static class Benchmarks
         return (Cases("step", described, timings, 0, 0, 0).ToList(), [Compare("step", described, timings[2], timings[1])]);
     }
 
-    /// <summary>The three softmax algorithms against torch.softmax, on the given shape and on rows far larger than the caches.</summary>
-    public static IReadOnlyList<BenchCase> Softmax(long rows, long n, TimeSpan budget, double copy)
+    /// <summary>The three softmax algorithms against torch.softmax, on the given shape and on rows far larger than the caches, each with
+    /// the traffic it really makes (recompute reads x three times, reload reads x twice and y once and writes y twice, two-pass reads x
+    /// twice); the paper's comparison, two-pass over three-pass reload; and the kernels' exp on one core with data in L1, the compute
+    /// ceiling.</summary>
+    public static (IReadOnlyList<BenchCase> Cases, IReadOnlyList<BenchComparison> Comparisons) Softmax(long rows, long n, TimeSpan budget, double copy)
     {
         var results = new List<BenchCase>();
+        var comparisons = new List<BenchComparison>();
         // The second shape: 4 rows of up to 2^23 floats (32 MB each, beyond L2 and, together, L3), scaled down with small sizes.
         foreach (var (r, c) in new[] { (rows, n), (4L, Math.Clamp(rows * n * 2, 4096L, 1L << 23)) })
         {
@@ -228,11 +239,31 @@ public static class Benchmarks
                 ("three-pass recompute", () => FusedSoftmax.Softmax(x, SoftmaxAlgorithm.ThreePassRecompute, y)),
                 ("three-pass reload", () => FusedSoftmax.Softmax(x, SoftmaxAlgorithm.ThreePassReload, y)),
                 ("two-pass", () => FusedSoftmax.Softmax(x, SoftmaxAlgorithm.TwoPass, y)),
-            ], budget * 4);
+            ], budget * 4, minRounds: 2 * Blocks);
             var where = c * 4 > 4L << 20 ? "rows out of cache" : "rows in cache";
-            results.AddRange(Cases("softmax", $"[{r}, {c}] float32 ({where})", cases, 8.0 * r * c, 0, copy));
+            var elements = 4.0 * r * c;
+            var traffic = new Dictionary<string, double> { ["three-pass recompute"] = 4 * elements, ["three-pass reload"] = 5 * elements, ["two-pass"] = 3 * elements };
+            var shape = $"[{r}, {c}] float32 ({where})";
+            results.AddRange(Cases("softmax", shape, cases, 2 * elements, 0, copy).Select(k => k with { TrafficBytes = traffic.GetValueOrDefault(k.Name) }));
+            comparisons.Add(Compare("softmax", shape, cases[3], cases[2]));
         }
-        return results;
+        results.Add(ExpCeiling(budget, copy));
+        return (results, comparisons);
+    }
+
+    private static unsafe BenchCase ExpCeiling(TimeSpan budget, double copy)
+    {
+        const int n = 4096;      // 16 KiB in, 16 KiB out: both in L1
+        using var scope = NewDisposeScope();
+        var (x, y) = (randn(n) * 3, empty(n));
+        var px = TensorMemory.Float32(x);
+        var py = TensorMemory.Float32(y);
+        var timing = Measure.Run("the kernels' exp on one core, data in L1 (GFLOP/s column: G exp/s)", () =>
+        {
+            for (var k = 0; k < 64; k++)
+                SoftmaxKernels.Exp(px, py, n);
+        }, budget);
+        return new BenchCase("softmax", timing.Name, $"[{n}] float32 × 64, one thread", timing, 0, 64.0 * n, timing.Name, 1, copy);
     }
 
     /// <summary>LLM.int8 products of [size, size] matrices against float32 torch.matmul.</summary>

@@ -37,6 +37,19 @@ internal unsafe interface ISimd<TSelf> where TSelf : unmanaged, ISimd<TSelf>
     static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
 
     static abstract float Sum(TSelf v);
+
+    /// <summary>The larger of each pair (the instruction's own rule: no NaN or signed-zero ordering; the kernels feed it neither).</summary>
+    static abstract TSelf Max(TSelf a, TSelf b);
+
+    /// <summary>The largest lane.</summary>
+    static abstract float MaxAcross(TSelf v);
+
+    /// <summary>Rounded to the nearest integer, ties to even.</summary>
+    static abstract TSelf Round(TSelf v);
+
+    /// <summary>m·2^k for integral k: AVX-512's vscalefps where available, which underflows to 0 and through the denormals exactly;
+    /// elsewhere built from exponent bits in two steps, for k ≤ 127 (k ≤ −252 gives 0).</summary>
+    static abstract TSelf Scale(TSelf m, TSelf k);
 }
 
 /// <summary>Which width the kernels run at on this CPU.</summary>
@@ -87,6 +100,18 @@ internal readonly unsafe struct V512(Vector512<float> value) : ISimd<V512>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(V512 v) => Vector256.Sum(v._v.GetLower() + v._v.GetUpper());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 Max(V512 a, V512 b) => new(Vector512.MaxNative(a._v, b._v));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(V512 v) => V256.MaxAcross(new V256(Vector256.MaxNative(v._v.GetLower(), v._v.GetUpper())));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 Round(V512 v) => new(Vector512.Round(v._v));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 Scale(V512 m, V512 k) => new(Avx512F.Scale(m._v, k._v));
 }
 
 internal readonly unsafe struct V256(Vector256<float> value) : ISimd<V256>
@@ -129,4 +154,30 @@ internal readonly unsafe struct V256(Vector256<float> value) : ISimd<V256>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(V256 v) => Vector256.Sum(v._v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Max(V256 a, V256 b) => new(Vector256.MaxNative(a._v, b._v));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(V256 v)
+    {
+        var half = Vector128.MaxNative(v._v.GetLower(), v._v.GetUpper());
+        half = Vector128.MaxNative(half, Vector128.Shuffle(half, Vector128.Create(2, 3, 0, 1)));
+        return MathF.Max(half.GetElement(0), half.GetElement(1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Round(V256 v) => new(Vector256.Round(v._v));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Scale(V256 m, V256 k)
+    {
+        var clamped = Vector256.Max(k._v, Vector256.Create(-252f));
+        var half = Vector256.Floor(clamped * Vector256.Create(0.5f));
+        return new(m._v * Power(half) * Power(clamped - half) & Vector256.GreaterThan(k._v, Vector256.Create(-252f)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Power(Vector256<float> k) =>   // 2^k for integral k in [−126, 127]
+        Vector256.ShiftLeft(Vector256.ConvertToInt32(k) + Vector256.Create(127), 23).AsSingle();
 }

@@ -19,9 +19,13 @@ public enum SoftmaxAlgorithm
 }
 
 /// <summary>
-/// Softmax over the last axis of float32 rows in C# SIMD (<see cref="Vector256{T}"/>, scalar tails), rows split across threads.
-/// The Two-Pass Softmax follows Dukhan &amp; Ablavatski, "The Two-Pass Softmax Algorithm", arXiv:2001.04438: exp(x) = m·2ⁿ with
-/// n = round(x·log₂e) and m = exp(x − n·ln 2) ∈ [√½, √2] by a degree-6 polynomial after a Cody–Waite reduction.
+/// Softmax over the last axis of float32 rows in C# SIMD (512-bit registers where the CPU accelerates them, else 256-bit; scalar tails),
+/// rows split across <see cref="Workers"/>. The Two-Pass Softmax follows Dukhan &amp; Ablavatski, "The Two-Pass Softmax Algorithm",
+/// arXiv:2001.04438: exp(x) = m·2ⁿ with n = round(x·log₂e) and m = exp(x − n·ln 2) ∈ [√½, √2] by a degree-6 polynomial after a
+/// Cody–Waite reduction; the sum is kept as (m, n) pairs per lane, rescaled with AVX-512's vscalefps (the instruction the paper builds
+/// on), in four independent accumulators so that the pass is not held up by the latency of one chain. Outputs of
+/// <see cref="NormKernels.StreamingBytes"/> or more are stored non-temporally by the algorithms that write them once (two-pass,
+/// three-pass recompute); three-pass reload reads its output back and stores normally.
 /// Numerics match torch.softmax within 1e-6 relative, including rows with huge or tiny values and −∞ entries (which get 0); a row
 /// of only −∞ gives NaN in torch and a uniform row here.
 /// </summary>
@@ -44,120 +48,218 @@ public static unsafe class SoftmaxKernels
     /// <summary>y = softmax(x) row by row for x, y [rows, n] (y may alias x only for <see cref="SoftmaxAlgorithm.ThreePassRecompute"/> and TwoPass).</summary>
     public static void Softmax(float* x, float* y, long rows, int n, SoftmaxAlgorithm algorithm)
     {
+        var stream = algorithm != SoftmaxAlgorithm.ThreePassReload && x != y && rows * n * sizeof(float) >= NormKernels.StreamingBytes
+            && Simd.RowsAligned(y, n, Simd.Use512 ? 16 : 8);
         Rows.Split(rows, Threads, (first, end, _) =>
         {
-            for (var row = first; row < end; row++)
+            // One method per algorithm and width, so that each gets the JIT's whole inlining budget.
+            switch (algorithm, Simd.Use512)
             {
-                var xr = x + row * n;
-                var yr = y + row * n;
-                switch (algorithm)
-                {
-                    case SoftmaxAlgorithm.ThreePassRecompute: ThreePassRecompute(xr, yr, n); break;
-                    case SoftmaxAlgorithm.ThreePassReload: ThreePassReload(xr, yr, n); break;
-                    default: TwoPass(xr, yr, n); break;
-                }
+                case (SoftmaxAlgorithm.ThreePassRecompute, true): ThreePassRecomputeRows<V512>(x, y, first, end, n, stream); break;
+                case (SoftmaxAlgorithm.ThreePassRecompute, false): ThreePassRecomputeRows<V256>(x, y, first, end, n, stream); break;
+                case (SoftmaxAlgorithm.ThreePassReload, true): ThreePassReloadRows<V512>(x, y, first, end, n); break;
+                case (SoftmaxAlgorithm.ThreePassReload, false): ThreePassReloadRows<V256>(x, y, first, end, n); break;
+                case (_, true): TwoPassRows<V512>(x, y, first, end, n, stream); break;
+                default: TwoPassRows<V256>(x, y, first, end, n, stream); break;
             }
-        });
+        }, n);
     }
 
-    private static void ThreePassRecompute(float* x, float* y, int n)
+    /// <summary>y = exp(x) elementwise on the calling thread with the kernels' exp (the polynomial and the scaling of every algorithm
+    /// above); its throughput on data in L1 is the compute ceiling the softmax passes run against.</summary>
+    public static void Exp(float* x, float* y, int n)
     {
-        var max = Max(x, n);
-        var vmax = Vector256.Create(max);
-        var acc = Vector256<float>.Zero;
+        if (Simd.Use512)
+            ExpRun<V512>(x, y, n);
+        else
+            ExpRun<V256>(x, y, n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ExpRun<TV>(float* x, float* y, int n) where TV : unmanaged, ISimd<TV>
+    {
         var i = 0;
-        for (; i <= n - 8; i += 8)
-            acc += Exp(Vector256.Load(x + i) - vmax);
-        var sum = Vector256.Sum(acc);
+        for (; i <= n - TV.Width; i += TV.Width)
+            TV.Store(Exp(TV.Load(x + i)), y + i);
+        for (; i < n; i++)
+            y[i] = ExpScalar(x[i]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ThreePassRecomputeRows<TV>(float* x, float* y, long first, long end, int n, bool stream) where TV : unmanaged, ISimd<TV>
+    {
+        for (var row = first; row < end; row++)
+            ThreePassRecompute<TV>(x + row * n, y + row * n, n, stream);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ThreePassReloadRows<TV>(float* x, float* y, long first, long end, int n) where TV : unmanaged, ISimd<TV>
+    {
+        for (var row = first; row < end; row++)
+            ThreePassReload<TV>(x + row * n, y + row * n, n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TwoPassRows<TV>(float* x, float* y, long first, long end, int n, bool stream) where TV : unmanaged, ISimd<TV>
+    {
+        for (var row = first; row < end; row++)
+            TwoPass<TV>(x + row * n, y + row * n, n, stream);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<TV>(TV v, float* p, bool stream) where TV : unmanaged, ISimd<TV>
+    {
+        if (stream)
+            TV.StoreNonTemporal(v, p);
+        else
+            TV.Store(v, p);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ThreePassRecompute<TV>(float* x, float* y, int n, bool stream) where TV : unmanaged, ISimd<TV>
+    {
+        var w = TV.Width;
+        var max = Max<TV>(x, n);
+        var vmax = TV.Create(max);
+        var (a0, a1, a2, a3) = (TV.Zero, TV.Zero, TV.Zero, TV.Zero);
+        var i = 0;
+        for (; i <= n - 4 * w; i += 4 * w)
+        {
+            a0 += Exp(TV.Load(x + i) - vmax);
+            a1 += Exp(TV.Load(x + i + w) - vmax);
+            a2 += Exp(TV.Load(x + i + 2 * w) - vmax);
+            a3 += Exp(TV.Load(x + i + 3 * w) - vmax);
+        }
+        for (; i <= n - w; i += w)
+            a0 += Exp(TV.Load(x + i) - vmax);
+        var sum = TV.Sum(a0 + a1 + (a2 + a3));
         for (; i < n; i++)
             sum += ExpScalar(x[i] - max);
-        var scale = Vector256.Create(1f / sum);
-        i = 0;
-        for (; i <= n - 8; i += 8)
-            (Exp(Vector256.Load(x + i) - vmax) * scale).Store(y + i);
+        var scale = TV.Create(1f / sum);
+        for (i = 0; i <= n - w; i += w)
+            Store(Exp(TV.Load(x + i) - vmax) * scale, y + i, stream);
         for (; i < n; i++)
             y[i] = ExpScalar(x[i] - max) / sum;
     }
 
-    private static void ThreePassReload(float* x, float* y, int n)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ThreePassReload<TV>(float* x, float* y, int n) where TV : unmanaged, ISimd<TV>
     {
-        var max = Max(x, n);
-        var vmax = Vector256.Create(max);
-        var acc = Vector256<float>.Zero;
+        var w = TV.Width;
+        var max = Max<TV>(x, n);
+        var vmax = TV.Create(max);
+        var (a0, a1) = (TV.Zero, TV.Zero);
         var i = 0;
-        for (; i <= n - 8; i += 8)
+        for (; i <= n - 2 * w; i += 2 * w)
         {
-            var e = Exp(Vector256.Load(x + i) - vmax);
-            e.Store(y + i);
-            acc += e;
+            var e0 = Exp(TV.Load(x + i) - vmax);
+            var e1 = Exp(TV.Load(x + i + w) - vmax);
+            TV.Store(e0, y + i);
+            TV.Store(e1, y + i + w);
+            a0 += e0;
+            a1 += e1;
         }
-        var sum = Vector256.Sum(acc);
+        for (; i <= n - w; i += w)
+        {
+            var e = Exp(TV.Load(x + i) - vmax);
+            TV.Store(e, y + i);
+            a0 += e;
+        }
+        var sum = TV.Sum(a0 + a1);
         for (; i < n; i++)
         {
             y[i] = ExpScalar(x[i] - max);
             sum += y[i];
         }
-        var scale = Vector256.Create(1f / sum);
-        i = 0;
-        for (; i <= n - 8; i += 8)
-            (Vector256.Load(y + i) * scale).Store(y + i);
+        var scale = TV.Create(1f / sum);
+        for (i = 0; i <= n - w; i += w)
+            TV.Store(TV.Load(y + i) * scale, y + i);
         for (; i < n; i++)
             y[i] /= sum;
     }
 
-    private static void TwoPass(float* x, float* y, int n)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoPass<TV>(float* x, float* y, int n, bool stream) where TV : unmanaged, ISimd<TV>
     {
-        // Pass 1: per lane (m, e) with Σ = m·2^e; a new term rescales whichever side has the smaller exponent.
-        var m = Vector256<float>.Zero;
-        var e = Vector256.Create(MinExponent);
+        // Pass 1: per lane (m, e) with Σ = m·2^e, four accumulators; a new term rescales whichever side has the smaller exponent.
+        var w = TV.Width;
+        var (m0, m1, m2, m3) = (TV.Zero, TV.Zero, TV.Zero, TV.Zero);
+        var start = TV.Create(MinExponent);
+        var (e0, e1, e2, e3) = (start, start, start, start);
         var i = 0;
-        for (; i <= n - 8; i += 8)
+        for (; i <= n - 4 * w; i += 4 * w)
         {
-            var (mi, ei) = Split(Vector256.Load(x + i));
-            var emax = Vector256.Max(e, ei);
-            m = Scale(m, e - emax) + Scale(mi, ei - emax);
-            e = emax;
+            Accumulate(ref m0, ref e0, TV.Load(x + i));
+            Accumulate(ref m1, ref e1, TV.Load(x + i + w));
+            Accumulate(ref m2, ref e2, TV.Load(x + i + 2 * w));
+            Accumulate(ref m3, ref e3, TV.Load(x + i + 3 * w));
         }
-        float sm = 0, se = MinExponent;
-        for (var lane = 0; lane < 8; lane++)
-            Accumulate(ref sm, ref se, m.GetElement(lane), e.GetElement(lane));
+        for (; i <= n - w; i += w)
+            Accumulate(ref m0, ref e0, TV.Load(x + i));
+        Merge(ref m0, ref e0, m1, e1);
+        Merge(ref m2, ref e2, m3, e3);
+        Merge(ref m0, ref e0, m2, e2);
+        var se = TV.MaxAcross(e0);
+        var sm = TV.Sum(TV.Scale(m0, e0 - TV.Create(se)));
         for (; i < n; i++)
         {
             var (mi, ei) = SplitScalar(x[i]);
-            Accumulate(ref sm, ref se, mi, ei);
+            AccumulateScalar(ref sm, ref se, mi, ei);
         }
-        // Pass 2: y = m_i·2^(e_i − e_Σ)/m_Σ.
-        var inverse = Vector256.Create(1f / sm);
-        var vse = Vector256.Create(se);
-        i = 0;
-        for (; i <= n - 8; i += 8)
+        // Pass 2: y = (m_i / m_Σ)·2^(e_i − e_Σ).
+        var inverse = TV.Create(1f / sm);
+        var vse = TV.Create(se);
+        for (i = 0; i <= n - w; i += w)
         {
-            var (mi, ei) = Split(Vector256.Load(x + i));
-            (Scale(mi, ei - vse) * inverse).Store(y + i);
+            var (mi, ei) = Split(TV.Load(x + i));
+            Store(TV.Scale(mi * inverse, ei - vse), y + i, stream);
         }
         for (; i < n; i++)
         {
             var (mi, ei) = SplitScalar(x[i]);
-            y[i] = ScaleScalar(mi, ei - se) / sm;
+            y[i] = ScaleScalar(mi / sm, ei - se);
         }
     }
 
-    private static void Accumulate(ref float m, ref float e, float mi, float ei)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate<TV>(ref TV m, ref TV e, TV x) where TV : unmanaged, ISimd<TV>
+    {
+        var (mi, ei) = Split(x);
+        Merge(ref m, ref e, mi, ei);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Merge<TV>(ref TV m, ref TV e, TV mi, TV ei) where TV : unmanaged, ISimd<TV>
+    {
+        var emax = TV.Max(e, ei);
+        m = TV.Scale(m, e - emax) + TV.Scale(mi, ei - emax);
+        e = emax;
+    }
+
+    private static void AccumulateScalar(ref float m, ref float e, float mi, float ei)
     {
         var emax = MathF.Max(e, ei);
         m = ScaleScalar(m, e - emax) + ScaleScalar(mi, ei - emax);
         e = emax;
     }
 
-    private static float Max(float* x, int n)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Max<TV>(float* x, int n) where TV : unmanaged, ISimd<TV>
     {
-        var acc = Vector256.Create(float.NegativeInfinity);
+        var w = TV.Width;
+        var lowest = TV.Create(float.NegativeInfinity);
+        var (a0, a1, a2, a3) = (lowest, lowest, lowest, lowest);
         var i = 0;
-        for (; i <= n - 8; i += 8)
-            acc = Vector256.Max(acc, Vector256.Load(x + i));
-        var max = float.NegativeInfinity;
-        for (var lane = 0; lane < 8; lane++)
-            max = MathF.Max(max, acc.GetElement(lane));
+        for (; i <= n - 4 * w; i += 4 * w)
+        {
+            a0 = TV.Max(a0, TV.Load(x + i));
+            a1 = TV.Max(a1, TV.Load(x + i + w));
+            a2 = TV.Max(a2, TV.Load(x + i + 2 * w));
+            a3 = TV.Max(a3, TV.Load(x + i + 3 * w));
+        }
+        for (; i <= n - w; i += w)
+            a0 = TV.Max(a0, TV.Load(x + i));
+        var max = TV.MaxAcross(TV.Max(TV.Max(a0, a1), TV.Max(a2, a3)));
         for (; i < n; i++)
             max = MathF.Max(max, x[i]);
         return max;
@@ -165,48 +267,34 @@ public static unsafe class SoftmaxKernels
 
     /// <summary>exp(x) as (m, n): n = round(x·log₂e) clamped, m = exp(x − n·ln 2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<float> M, Vector256<float> N) Split(Vector256<float> x)
+    private static (TV M, TV N) Split<TV>(TV x) where TV : unmanaged, ISimd<TV>
     {
-        var n = Vector256.Max(Vector256.Round(x * Vector256.Create(Log2E)), Vector256.Create(MinExponent));
-        var t = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Hi), Vector256.Max(x, Vector256.Create(MinExponent)));
-        t = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Lo), t);
-        t = Vector256.Max(t, Vector256.Create(-1f));   // only the clamped −∞ case reaches below −ln2/2; its weight is 0 anyway
+        var n = TV.Max(TV.Round(x * TV.Create(Log2E)), TV.Create(MinExponent));
+        var t = TV.MultiplyAdd(n, TV.Create(-Ln2Hi), TV.Max(x, TV.Create(MinExponent)));
+        t = TV.MultiplyAdd(n, TV.Create(-Ln2Lo), t);
+        t = TV.Max(t, TV.Create(-1f));   // only the clamped −∞ case reaches below −ln2/2; its weight is 0 anyway
         return (Polynomial(t), n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Exp(Vector256<float> x)
+    private static TV Exp<TV>(TV x) where TV : unmanaged, ISimd<TV>
     {
         var (m, n) = Split(x);
-        return Scale(m, n);
+        return TV.Scale(m, n);
     }
 
     // exp(t) for |t| ≤ ln2/2 by Taylor to degree 6 (relative error < 2e-7 there), Horner with fused multiply-adds.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Polynomial(Vector256<float> t)
+    private static TV Polynomial<TV>(TV t) where TV : unmanaged, ISimd<TV>
     {
-        var p = Vector256.Create(1f / 720);
-        p = Vector256.FusedMultiplyAdd(p, t, Vector256.Create(1f / 120));
-        p = Vector256.FusedMultiplyAdd(p, t, Vector256.Create(1f / 24));
-        p = Vector256.FusedMultiplyAdd(p, t, Vector256.Create(1f / 6));
-        p = Vector256.FusedMultiplyAdd(p, t, Vector256.Create(0.5f));
-        p = Vector256.FusedMultiplyAdd(p, t, Vector256<float>.One);
-        return Vector256.FusedMultiplyAdd(p, t, Vector256<float>.One);
+        var p = TV.Create(1f / 720);
+        p = TV.MultiplyAdd(p, t, TV.Create(1f / 120));
+        p = TV.MultiplyAdd(p, t, TV.Create(1f / 24));
+        p = TV.MultiplyAdd(p, t, TV.Create(1f / 6));
+        p = TV.MultiplyAdd(p, t, TV.Create(0.5f));
+        p = TV.MultiplyAdd(p, t, TV.Create(1f));
+        return TV.MultiplyAdd(p, t, TV.Create(1f));
     }
-
-    /// <summary>m·2^k for integral k ≤ 127 (k below −252 gives 0), built from exponent bits in two steps so denormals come out right.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Scale(Vector256<float> m, Vector256<float> k)
-    {
-        var clamped = Vector256.Max(k, Vector256.Create(-252f));
-        var half = Vector256.Floor(clamped * Vector256.Create(0.5f));
-        var rest = clamped - half;
-        return m * Power(half) * Power(rest) & Vector256.GreaterThan(k, Vector256.Create(-252f));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Power(Vector256<float> k) =>   // 2^k for integral k in [−126, 127]
-        Vector256.ShiftLeft(Vector256.ConvertToInt32(k) + Vector256.Create(127), 23).AsSingle();
 
     private static (float M, float N) SplitScalar(float x)
     {
@@ -225,7 +313,7 @@ public static unsafe class SoftmaxKernels
         return ScaleScalar(m, n);
     }
 
-    private static float ScaleScalar(float m, float k) => k <= -252 ? 0f : MathF.ScaleB(m, (int)MathF.Max(k, -252));
+    private static float ScaleScalar(float m, float k) => k <= -252 ? 0f : MathF.ScaleB(m, (int)k);
 }
 
 /// <summary>Softmax over the last axis of a tensor with the C# kernels (forward only; contiguous float32 CPU input).</summary>

@@ -74,7 +74,9 @@ public sealed class CliTests
             Assert.Contains("two-pass", stdout);
             using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
             var cases = json.RootElement.GetProperty("Cases").EnumerateArray().ToList();
-            Assert.Equal(8, cases.Count);   // four implementations × (in-cache rows, out-of-cache rows)
+            Assert.Equal(9, cases.Count);   // four implementations × (in-cache rows, out-of-cache rows), and the exp ceiling
+            Assert.Contains("two-pass vs three-pass reload:", stdout);
+            Assert.Contains("moved GB/s", stdout);
             Assert.All(cases, c => Assert.True(c.GetProperty("Speedup").GetDouble() > 0));
         }
         finally

@@ -22,28 +22,6 @@ public sealed class NormKernelTests
     private static void Close(Tensor expected, Tensor actual, string what, double tolerance = Tolerances.Float32) =>
         Tolerances.AssertClose(expected.to(float64), actual.to(float64), tolerance, tolerance, what: what);
 
-    /// <summary>Runs <paramref name="body"/> with the kernels at 512 or 256 bits (the 512-bit case only where the CPU accelerates it).</summary>
-    private static void AtWidth(bool wide, Action body)
-    {
-        if (wide && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
-            return;
-        lock (WidthLock)
-        {
-            var before = Simd.Use512;
-            try
-            {
-                Simd.Use512 = wide;
-                body();
-            }
-            finally
-            {
-                Simd.Use512 = before;
-            }
-        }
-    }
-
-    private static readonly Lock WidthLock = new();
-
     [Theory]
     [InlineData(37, 1, true)]
     [InlineData(37, 7, true)]
@@ -52,7 +30,7 @@ public sealed class NormKernelTests
     [InlineData(3, 1000, true)]
     [InlineData(9, 129, false)]
     [InlineData(3, 1000, false)]
-    public void LayerNorm_ForwardAndBackward_MatchTheReference(long rows, long n, bool wide) => AtWidth(wide, () =>
+    public void LayerNorm_ForwardAndBackward_MatchTheReference(long rows, long n, bool wide) => KernelWidths.At(wide, () =>
     {
         using var scope = NewDisposeScope();
         var (x, gamma, beta, upstream) = Inputs(rows, n, seed: n);
@@ -75,7 +53,7 @@ public sealed class NormKernelTests
     [InlineData(3, 1000, true)]
     [InlineData(37, 7, false)]
     [InlineData(3, 1000, false)]
-    public void RmsNorm_ForwardAndBackward_MatchTheReference(long rows, long n, bool wide) => AtWidth(wide, () =>
+    public void RmsNorm_ForwardAndBackward_MatchTheReference(long rows, long n, bool wide) => KernelWidths.At(wide, () =>
     {
         using var scope = NewDisposeScope();
         var (x, gamma, _, upstream) = Inputs(rows, n, seed: 100 + n);
