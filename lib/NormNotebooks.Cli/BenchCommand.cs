@@ -82,22 +82,23 @@ internal static class BenchCommand
         foreach (var group in report.Cases.GroupBy(c => (c.Suite, c.Shape, c.Baseline)))
         {
             Console.WriteLine();
-            Console.WriteLine($"{group.Key.Suite} — {group.Key.Shape}; ratio = baseline time / this time (95% interval over {Benchmarks.Blocks} paired blocks), baseline: {group.Key.Baseline}");
+            Console.WriteLine($"{group.Key.Suite} — {group.Key.Shape}; ratio = baseline median / this median; block mean: geometric mean of the ratios of {Benchmarks.Blocks} paired blocks of rounds, with its 95% interval; baseline: {group.Key.Baseline}");
             var traffic = group.Any(c => c.TrafficBytes > 0);
-            Console.WriteLine($"  {"case",-56} {"median ms (IQR)",26} {"GB/s",7} {"% copy",7}{(traffic ? $" {"moved GB/s",10}" : "")} {"GFLOP/s",8} {"ratio",7} {"interval",14}");
+            Console.WriteLine($"  {"case",-56} {"median ms (IQR)",26} {"GB/s",7} {"% copy",7}{(traffic ? $" {"moved GB/s",10}" : "")} {"GFLOP/s",8} {"ratio",7} {"block mean [95%]",19}");
             foreach (var c in group)
             {
                 var iqr = c.Timing.Runs == 0 ? $"{c.Timing.MedianMs:0.000}" : $"{c.Timing.MedianMs:0.000} ({c.Timing.Q1Ms:0.000}–{c.Timing.Q3Ms:0.000})";
                 var gbps = c.Bytes > 0 ? $"{c.GBps,7:0.0} {c.BandwidthFraction,7:P0}" : $"{"",7} {"",7}";
                 var gflops = c.Flops > 0 ? $"{c.GFlops,8:0.0}" : $"{"",8}";
                 var moved = !traffic ? "" : c.TrafficBytes > 0 ? $" {c.TrafficGBps,10:0.0}" : $" {"",10}";
-                Console.WriteLine($"  {c.Name,-56} {iqr,26} {gbps}{moved} {gflops} {c.Speedup,7:0.00} {Range(c.SpeedupInterval),14}");
+                Console.WriteLine($"  {c.Name,-56} {iqr,26} {gbps}{moved} {gflops} {c.Speedup,7:0.00} {Range(c.SpeedupInterval),19}");
             }
             foreach (var comparison in report.Comparisons.Where(x => x.Suite == group.Key.Suite && x.Shape == group.Key.Shape && group.Any(c => c.Name == x.Case)))
-                Console.WriteLine($"  {comparison.Case} vs {comparison.Over}: {comparison.Speedup.Estimate:0.00}× {Range(comparison.Speedup)}");
+                Console.WriteLine($"  {comparison.Case} vs {comparison.Over}: {Range(comparison.Speedup)}");
         }
     }
 
+    // The interval's own centre (the geometric mean of the block ratios) with it: the ratio of medians beside it need not lie inside.
     private static string Range(Reporting.Interval? interval) =>
-        interval?.Lower is { } lower && interval.Upper is { } upper ? $"[{lower:0.00}, {upper:0.00}]" : "";
+        interval?.Lower is { } lower && interval.Upper is { } upper ? $"{interval.Estimate:0.00} [{lower:0.00}, {upper:0.00}]" : "";
 }

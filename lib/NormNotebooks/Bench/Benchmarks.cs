@@ -185,38 +185,55 @@ public static class Benchmarks
         return (cases, [Compare("norms", shape, forward[2], forward[1]), Compare("norms", shape, both[2], both[1])]);
     }
 
-    /// <summary>One training step (zero_grad, forward, cross-entropy, backward, AdamW) of the character Transformer with each norm
-    /// implementation, interleaved; the same initial weights and batch for each.</summary>
+    /// <summary>One training step (zero_grad, forward, cross-entropy, backward, AdamW) with each norm implementation, interleaved, the same
+    /// initial weights and batch for each: the character Transformer (a few norm calls on large inputs) and notebook 11's character GRU
+    /// normalised at every time step (two norm calls per step on [batch, 2H] and [batch, H], 130 calls a forward).</summary>
     public static (IReadOnlyList<BenchCase> Cases, IReadOnlyList<BenchComparison> Comparisons) Step(StepShape shape, TimeSpan budget)
     {
         using var scope = NewDisposeScope();
         const int vocabulary = 96;
         var generator = new Generator(5);
-        var tokens = randint(vocabulary, [shape.Batch, shape.Context + 1], generator: generator);
-        var (inputs, targets) = (tokens[.., ..^1].contiguous(), tokens[.., 1..].contiguous());
-        Action TrainingStep(string norm, NormImplementation implementation)
+        IReadOnlyList<(string Name, Action Action)> Arms(Func<string, NormImplementation, nn.Module<Tensor, Tensor>> build, long batch, long context)
         {
-            manual_seed(7);
-            var model = new CharTransformer(new TransformerConfig(vocabulary, shape.Width, shape.Depth, shape.Heads, shape.Context, norm, NormImplementation: implementation));
-            var optimizer = optim.AdamW(model.parameters(), 1e-4);
-            model.train();
-            return () =>
+            var tokens = randint(vocabulary, [batch, context + 1], generator: generator);
+            var (inputs, targets) = (tokens[.., ..^1].contiguous(), tokens[.., 1..].contiguous());
+            Action TrainingStep(string norm, NormImplementation implementation)
             {
-                using var s = NewDisposeScope();
-                optimizer.zero_grad();
-                nn.functional.cross_entropy(model.forward(inputs).reshape(-1, vocabulary), targets.reshape(-1)).backward();
-                optimizer.step();
-            };
+                manual_seed(7);
+                var model = build(norm, implementation);
+                var optimizer = optim.AdamW(model.parameters(), 1e-4);
+                model.train();
+                return () =>
+                {
+                    using var s = NewDisposeScope();
+                    optimizer.zero_grad();
+                    nn.functional.cross_entropy(model.forward(inputs).reshape(-1, vocabulary), targets.reshape(-1)).backward();
+                    optimizer.step();
+                };
+            }
+            return
+            [
+                ("libtorch LayerNorm (layer_norm)", TrainingStep("layernorm", NormImplementation.Torch)),
+                ("fused LayerNorm", TrainingStep("layernorm", NormImplementation.Fused)),
+                ("fused RMSNorm", TrainingStep("rmsnorm", NormImplementation.Fused)),
+                ("RMSNorm from torch ops", TrainingStep("rmsnorm", NormImplementation.Torch)),
+            ];
         }
-        var timings = Measure.Interleaved(
-        [
-            ("libtorch LayerNorm (layer_norm)", TrainingStep("layernorm", NormImplementation.Torch)),
-            ("fused LayerNorm", TrainingStep("layernorm", NormImplementation.Fused)),
-            ("fused RMSNorm", TrainingStep("rmsnorm", NormImplementation.Fused)),
-            ("RMSNorm from torch ops", TrainingStep("rmsnorm", NormImplementation.Torch)),
-        ], budget * 4, minRounds: 2 * Blocks);
-        var described = $"character Transformer d={shape.Width}, L={shape.Depth}, {shape.Heads} heads, batch {shape.Batch} × {shape.Context} tokens";
-        return (Cases("step", described, timings, 0, 0, 0).ToList(), [Compare("step", described, timings[2], timings[1])]);
+        var cases = new List<BenchCase>();
+        var comparisons = new List<BenchComparison>();
+        void Time(string described, IReadOnlyList<(string, Action)> arms)
+        {
+            var timings = Measure.Interleaved(arms, budget * 4, minRounds: 2 * Blocks);
+            cases.AddRange(Cases("step", described, timings, 0, 0, 0));
+            comparisons.Add(Compare("step", described, timings[2], timings[1]));
+        }
+        Time($"character Transformer d={shape.Width}, L={shape.Depth}, {shape.Heads} heads, batch {shape.Batch} × {shape.Context} tokens",
+            Arms((norm, implementation) => new CharTransformer(new TransformerConfig(vocabulary, shape.Width, shape.Depth, shape.Heads, shape.Context, norm,
+                NormImplementation: implementation)), shape.Batch, shape.Context));
+        Time($"character GRU H={shape.GruHidden}, norms at every time step, batch {shape.GruBatch} × {shape.GruContext} tokens",
+            Arms((norm, implementation) => new CharGru(new GruConfig(vocabulary, 64, shape.GruHidden, norm, NormImplementation: implementation)),
+                shape.GruBatch, shape.GruContext));
+        return (cases, comparisons);
     }
 
     /// <summary>The three softmax algorithms against torch.softmax, on the given shape and on rows far larger than the caches, each with
@@ -316,7 +333,11 @@ public static class Benchmarks
 /// <param name="Heads">Attention heads.</param>
 /// <param name="Context">Tokens per sequence.</param>
 /// <param name="Batch">Sequences per step.</param>
-public sealed record StepShape(int Width = 256, int Depth = 4, int Heads = 4, int Context = 128, int Batch = 16);
+/// <param name="GruHidden">The GRU's state width H (embedding 64).</param>
+/// <param name="GruContext">The GRU's tokens per sequence.</param>
+/// <param name="GruBatch">The GRU's sequences per step.</param>
+public sealed record StepShape(int Width = 256, int Depth = 4, int Heads = 4, int Context = 128, int Batch = 16, int GruHidden = 256, int GruContext = 64,
+    int GruBatch = 32);
 
 /// <summary>Sizes of the suites.</summary>
 /// <param name="NormShapes">[rows, features] of the norm inputs; default: the shapes the notebooks train at ([2048, 64–256]: batch 16 × 128

@@ -14,7 +14,10 @@ namespace NormNotebooks.Models;
 /// <param name="Hidden">GRU state width H.</param>
 /// <param name="Norm">"none", or a <see cref="NormFactory"/> name applied at every time step ("layernorm", "rmsnorm", "prmsnorm").</param>
 /// <param name="NormEps">ε of every norm; null keeps each norm's own default.</param>
-public sealed record GruConfig(int Vocabulary, int Width = 128, int Hidden = 128, string Norm = "none", double? NormEps = null)
+/// <param name="NormImplementation">The code every LayerNorm and RMSNorm runs (<see cref="Norms.NormImplementation"/>), when not each norm's
+/// default.</param>
+public sealed record GruConfig(int Vocabulary, int Width = 128, int Hidden = 128, string Norm = "none", double? NormEps = null,
+    NormImplementation? NormImplementation = null)
 {
     /// <summary>Throws a clear error for a size that cannot build a model.</summary>
     public void Validate()
@@ -66,7 +69,7 @@ public sealed class CharGru : nn.Module<Tensor, Tensor>
         _candidateBias = new Parameter(zeros(h));
         if (config.Norm != "none")
         {
-            var options = new NormOptions { Eps = config.NormEps };
+            var options = new NormOptions { Eps = config.NormEps, Implementation = config.NormImplementation };
             (_normInputGates, _normInputCandidate) = (NormFactory.Create(config.Norm, 2 * h, options), NormFactory.Create(config.Norm, h, options));
             (_normStateGates, _normStateCandidate) = (NormFactory.Create(config.Norm, 2 * h, options), NormFactory.Create(config.Norm, h, options));
         }

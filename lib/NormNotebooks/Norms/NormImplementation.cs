@@ -3,9 +3,12 @@ namespace NormNotebooks.Norms;
 
 /// <summary>Which code a LayerNorm or RMSNorm module runs its forward and backward with; fixed when the module is built.</summary>
 /// <remarks>Both give the same values (tested to float32 rounding); they differ in speed only. The default of each norm is the faster one
-/// forward+backward at the shapes the notebooks train ([2048, 64], [32, 256], [32, 512], [2048, 256], [8192, 512] float32, measured with
-/// <c>normnb bench --suite norms</c> on this project's CPU): libtorch's own <c>layer_norm</c> for LayerNorm (1.5–2× faster than our kernel),
-/// the C# kernel for RMSNorm (1.1–11× faster than RMSNorm composed of torch ops, whose autograd saves every intermediate).</remarks>
+/// where it counts, in a training step (<c>normnb bench --suite step</c>, this project's CPU): libtorch's own <c>layer_norm</c> for
+/// LayerNorm, the C# kernel for RMSNorm. Alone, forward+backward at the shapes the notebooks train (<c>--suite norms</c>), the LayerNorm
+/// kernel is 1.3–1.8× faster than <c>layer_norm</c>; inside a model every call also goes through TorchSharp's C# autograd function,
+/// and a step with it came out 3–9% slower (character Transformer and GRU), so LayerNorm keeps libtorch's. RMSNorm has no libtorch
+/// kernel: its kernel is 5–8× faster alone than RMSNorm composed of torch ops, whose autograd saves every intermediate, and a step with
+/// it at least as fast.</remarks>
 public enum NormImplementation
 {
     /// <summary>libtorch: <c>layer_norm</c> for LayerNorm, composed torch ops for RMSNorm. Every device and dtype.</summary>

@@ -33,22 +33,26 @@ public sealed class BenchmarksTests
     [Fact]
     public void StepSuite_TrainsTheSameModelWithEachNormImplementation()
     {
-        var (cases, comparisons) = Benchmarks.Step(new StepShape(Width: 32, Depth: 1, Heads: 2, Context: 8, Batch: 2), TimeSpan.Zero);
-        Assert.Equal(["libtorch LayerNorm (layer_norm)", "fused LayerNorm", "fused RMSNorm", "RMSNorm from torch ops"], cases.Select(c => c.Name));
+        var (cases, comparisons) = Benchmarks.Step(new StepShape(Width: 32, Depth: 1, Heads: 2, Context: 8, Batch: 2, GruHidden: 16, GruContext: 4, GruBatch: 2), TimeSpan.Zero);
+        string[] arms = ["libtorch LayerNorm (layer_norm)", "fused LayerNorm", "fused RMSNorm", "RMSNorm from torch ops"];
+        Assert.Equal([.. arms, .. arms], cases.Select(c => c.Name));
         Assert.All(cases, c => Assert.Equal(2 * Benchmarks.Blocks, c.Timing.Runs));
-        Assert.Equal("fused RMSNorm", Assert.Single(comparisons).Case);
+        Assert.Equal(["fused RMSNorm", "fused RMSNorm"], comparisons.Select(c => c.Case));
         Assert.Contains("d=32, L=1", cases[0].Shape);
+        Assert.Contains("GRU H=16", cases[4].Shape);
     }
 
     [Fact]
-    public void TransformerConfig_PassesTheNormImplementationToEveryNorm()
+    public void ModelConfigs_PassTheNormImplementationToEveryNorm()
     {
         foreach (var implementation in new[] { NormImplementation.Fused, NormImplementation.Torch })
         {
-            var model = new CharTransformer(new TransformerConfig(16, Width: 16, Depth: 2, Heads: 2, Context: 8, NormImplementation: implementation));
-            var norms = model.modules().OfType<LayerNorm>().ToList();
-            Assert.NotEmpty(norms);
-            Assert.All(norms, n => Assert.Equal(implementation, n.Implementation));
+            var transformer = new CharTransformer(new TransformerConfig(16, Width: 16, Depth: 2, Heads: 2, Context: 8, NormImplementation: implementation));
+            var gru = new CharGru(new GruConfig(16, Width: 8, Hidden: 8, Norm: "rmsnorm", NormImplementation: implementation));
+            Assert.All(transformer.modules().OfType<LayerNorm>().Select(n => n.Implementation).Concat(gru.modules().OfType<RmsNorm>().Select(n => n.Implementation)),
+                n => Assert.Equal(implementation, n));
+            Assert.Equal(4 + 1, transformer.modules().OfType<LayerNorm>().Count());
+            Assert.Equal(4, gru.modules().OfType<RmsNorm>().Count());
         }
     }
 }

@@ -100,6 +100,6 @@ public sealed class CliTests
         Assert.Contains("norms — [8, 24] float32", stdout);
         Assert.Contains("fused RMSNorm forward+backward vs fused LayerNorm forward+backward:", stdout);
         Assert.Contains("native heap:", stdout);
-        Assert.Contains("95% interval over 10 paired blocks", stdout);
+        Assert.Contains("geometric mean of the ratios of 10 paired blocks of rounds, with its 95% interval", stdout);
     }
 }
