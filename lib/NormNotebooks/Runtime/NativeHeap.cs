@@ -7,7 +7,7 @@ namespace NormNotebooks.Runtime;
 /// Keeps freed tensor memory in the process instead of handing it back to the kernel, on Linux with glibc (libtorch's CPU tensors come
 /// from glibc's malloc). By default glibc serves every block above its mmap threshold (at most 32 MiB) with a fresh <c>mmap</c> and
 /// returns it on free, and trims the top of its heap once 128 KiB–64 MiB are free there; the next tensor of that size then pays a
-/// page fault for every 4 KiB it touches. On this project's virtual machines a fault costs about 1.6 µs: writing a fresh
+/// page fault on first touch: on this project's virtual machines about 6.5 µs per 4 KiB; writing a fresh
 /// 64 MiB tensor took 107 ms against 1.2 ms for a recycled one, and libtorch's own <c>layer_norm</c> forward+backward on
 /// [4096, 4096] ran in 230 ms by default and in 12.5 ms with both limits raised (the same libtorch call, the same process).
 /// At library start this raises both the mmap threshold and the trim threshold to 1 GiB (<c>mallopt</c>), so blocks up to 1 GiB are
