@@ -9,7 +9,7 @@ namespace NormNotebooks.Runtime;
 /// returns it on free, and trims the top of its heap once 128 KiB–64 MiB are free there; the next tensor of that size then pays a
 /// page fault on first touch: on this project's virtual machines about 6.5 µs per 4 KiB; writing a fresh
 /// 64 MiB tensor took 107 ms against 1.2 ms for a recycled one, and libtorch's own <c>layer_norm</c> forward+backward on
-/// [4096, 4096] ran in 230 ms by default and in 12.5 ms with both limits raised (the same libtorch call, the same process).
+/// [4096, 4096] ran in 230 ms by default and in 12.5 ms with both limits raised (two runs of one program, without and with).
 /// At library start this raises both the mmap threshold and the trim threshold to 1 GiB (<c>mallopt</c>), so blocks up to 1 GiB are
 /// recycled; the cost is that the process keeps its peak heap (the free part is reused, not returned). <c>NORMNB_MALLOC=system</c>
 /// leaves glibc's defaults.
