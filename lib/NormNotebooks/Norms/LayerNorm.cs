@@ -12,9 +12,10 @@ namespace NormNotebooks.Norms;
 /// yᵢ = gᵢ·(xᵢ − μ)/√(σ² + ε) + bᵢ, μ = 1/n Σ xᵢ, σ² = 1/n Σ (xᵢ − μ)² (biased). g ↦ Weight (init 1), b ↦ Bias (init 0),
 /// ε ↦ Eps (1e-5, PyTorch's default), ε inside the root as in PyTorch. The variance is computed in two passes
 /// (mean, then the centred mean square), never as E[x²] − E[x]². Invariant to re-scaling and re-centring of each sample's input.
-/// By default the forward is libtorch's <c>layer_norm</c>: on this project's CPU it is faster forward and backward than our C# kernel
-/// (<see cref="FusedNorms.LayerNorm"/>, selectable with <see cref="NormImplementation.Fused"/>) at every width measured, so it is the
-/// LayerNorm baseline any comparison here runs against. Used by notebooks 00, 11, 12, 13, 16, 17, 18.</remarks>
+/// By default forward and backward are libtorch's <c>layer_norm</c>: our C# kernel (<see cref="FusedNorms.LayerNorm"/>, selectable with
+/// <see cref="NormImplementation.Fused"/>) is faster alone at the training shapes, but a training step with it was not (see
+/// <see cref="NormImplementation"/>), so libtorch's is the LayerNorm baseline any comparison here runs against. Used by notebooks
+/// 00, 11, 12, 13, 16, 17, 18.</remarks>
 public sealed class LayerNorm : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "weight")] private Parameter? _weight;
@@ -24,7 +25,7 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
     /// <param name="features">Width n of the normalised last axis.</param>
     /// <param name="eps">ε, added to the biased variance inside the root (1e-5, PyTorch's default).</param>
     /// <param name="affine">Learn the gain g and bias b; without them the output is (x − μ)/√(σ² + ε).</param>
-    /// <param name="implementation">Which code runs forward and backward (<see cref="NormImplementation"/>); null: <c>NORMNB_FUSED</c>, else libtorch's <c>layer_norm</c>, the faster here.</param>
+    /// <param name="implementation">Which code runs forward and backward (<see cref="NormImplementation"/>); null: <c>NORMNB_FUSED</c>, else libtorch's <c>layer_norm</c>, the faster in a training step here.</param>
     /// <param name="device">Device of g and b (null: TorchSharp's default).</param>
     /// <param name="dtype">Element type of g and b (null: TorchSharp's default, float32 unless changed).</param>
     public LayerNorm(long features, double eps = 1e-5, bool affine = true, NormImplementation? implementation = null, Device? device = null,
