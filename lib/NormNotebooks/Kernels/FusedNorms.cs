@@ -87,8 +87,9 @@ public static unsafe class FusedNorms
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             var (x, gamma, beta) = ((Tensor)vars[0], vars[4] is true ? (Tensor)vars[1] : null, vars[5] is true ? (Tensor)vars[2] : null);
-            var (y, stats) = LayerNormForward(x.detach(), gamma?.detach(), beta?.detach(), (double)vars[3]);
-            ctx.save_for_backward(gamma is null ? [x.detach(), stats] : [x.detach(), stats, gamma.detach()]);
+            // The kernels read memory, not the graph: no detached copies of the inputs are needed, to compute or to save.
+            var (y, stats) = LayerNormForward(x, gamma, beta, (double)vars[3]);
+            ctx.save_for_backward(gamma is null ? [x, stats] : [x, stats, gamma]);
             ctx.save_data("beta", beta is not null);
             return y;
         }
@@ -121,8 +122,8 @@ public static unsafe class FusedNorms
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             var (x, gamma) = ((Tensor)vars[0], vars[3] is true ? (Tensor)vars[1] : null);
-            var (y, rrms) = RmsNormForward(x.detach(), gamma?.detach(), (double)vars[2]);
-            ctx.save_for_backward(gamma is null ? [x.detach(), rrms] : [x.detach(), rrms, gamma.detach()]);
+            var (y, rrms) = RmsNormForward(x, gamma, (double)vars[2]);
+            ctx.save_for_backward(gamma is null ? [x, rrms] : [x, rrms, gamma]);
             return y;
         }
 

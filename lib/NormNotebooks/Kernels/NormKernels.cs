@@ -75,7 +75,7 @@ public static unsafe class NormKernels
     {
         var g = gamma is null ? Filled.Ones(n) : gamma;
         var stream = Streams(dx, rows, n);
-        var threads = Threads;
+        var threads = Rows.Count(rows, Threads, n);
         var lanes = (dgamma is null ? 0 : 1) + (dbeta is null ? 0 : 1);
         var scratch = lanes == 0 || threads == 1 ? null : (float*)NativeMemory.AlignedAlloc((nuint)((long)(threads - 1) * lanes * n * sizeof(float)), 64);
         try

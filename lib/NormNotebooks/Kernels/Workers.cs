@@ -15,14 +15,17 @@ internal static class Rows
     /// <see cref="MinFloatsPerWorker"/> floats (<paramref name="rowFloats"/> a row); returns how many ranges ran.</summary>
     public static int Split(long rows, int threads, Action<long, long, int> body, long rowFloats = MinFloatsPerWorker)
     {
-        var byWork = Math.Max(1, rows * Math.Max(1, rowFloats) / MinFloatsPerWorker);
-        var workers = (int)Math.Max(1, Math.Min(Math.Min(threads, rows), byWork));
+        var workers = Count(rows, threads, rowFloats);
         if (workers == 1)
             body(0, rows, 0);
         else
             Workers.Run(workers, w => body(rows * w / workers, rows * (w + 1) / workers, w));
         return workers;
     }
+
+    /// <summary>How many ranges <see cref="Split"/> makes of these rows.</summary>
+    public static int Count(long rows, int threads, long rowFloats = MinFloatsPerWorker) =>
+        (int)Math.Max(1, Math.Min(Math.Min(threads, rows), Math.Max(1, rows * Math.Max(1, rowFloats) / MinFloatsPerWorker)));
 }
 
 /// <summary>

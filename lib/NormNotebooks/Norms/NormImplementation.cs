@@ -5,10 +5,10 @@ namespace NormNotebooks.Norms;
 /// <remarks>Both give the same values (tested to float32 rounding); they differ in speed only. The default of each norm is the faster one
 /// where it counts, in a training step (<c>normnb bench --suite step</c>, this project's CPU): libtorch's own <c>layer_norm</c> for
 /// LayerNorm, the C# kernel for RMSNorm. Alone, forward+backward at the shapes the notebooks train (<c>--suite norms</c>), the LayerNorm
-/// kernel is 1.3–1.8× faster than <c>layer_norm</c>; inside a model every call also goes through TorchSharp's C# autograd function,
-/// and a step with it came out 3–9% slower (character Transformer and GRU), so LayerNorm keeps libtorch's. RMSNorm has no libtorch
-/// kernel: its kernel is 5–8× faster alone than RMSNorm composed of torch ops, whose autograd saves every intermediate, and a step with
-/// it at least as fast.</remarks>
+/// kernel is 1.4–1.6× faster than <c>layer_norm</c>; inside a model every call also goes through TorchSharp's C# autograd function,
+/// and a step with it was no faster (0.97× the character Transformer's, 0.99× the GRU's, intervals including 1), so LayerNorm keeps
+/// libtorch's. RMSNorm has no libtorch kernel: its kernel is 5–7× faster alone than RMSNorm composed of torch ops, whose autograd
+/// saves every intermediate, and a step with it is as fast or faster.</remarks>
 public enum NormImplementation
 {
     /// <summary>libtorch: <c>layer_norm</c> for LayerNorm, composed torch ops for RMSNorm. Every device and dtype.</summary>
