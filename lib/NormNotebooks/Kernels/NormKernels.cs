@@ -327,19 +327,27 @@ internal static unsafe class Filled
     private static float* _zeros;
     private static int _length;
 
-    public static float* Ones(int n) => Ensure(n) ? _ones : _ones;
+    public static float* Ones(int n)
+    {
+        Ensure(n);
+        return _ones;
+    }
 
-    public static float* Zeros(int n) => Ensure(n) ? _zeros : _zeros;
+    public static float* Zeros(int n)
+    {
+        Ensure(n);
+        return _zeros;
+    }
 
     // Grows both rows to at least n; older, shorter rows stay allocated (a kernel may still be reading them).
-    private static bool Ensure(int n)
+    private static void Ensure(int n)
     {
         if (Volatile.Read(ref _length) >= n)
-            return true;
+            return;
         lock (Growing)
         {
             if (_length >= n)
-                return true;
+                return;
             var length = Math.Max(n, 2 * _length);
             var ones = (float*)NativeMemory.AlignedAlloc((nuint)length * sizeof(float), 64);
             var zeros = (float*)NativeMemory.AlignedAlloc((nuint)length * sizeof(float), 64);
@@ -348,7 +356,6 @@ internal static unsafe class Filled
             _ones = ones;
             _zeros = zeros;
             Volatile.Write(ref _length, length);
-            return false;
         }
     }
 }
