@@ -28,11 +28,16 @@ public static class Activations
 }
 
 /// <summary>A multi-layer perceptron for flattened inputs: [Linear → norm → activation] × depth, then a linear head.</summary>
-/// <remarks>The norm comes from <see cref="NormFactory"/> by name ("none" for a plain MLP). With activation "selu" the weights get
-/// LeCun-normal init (Klambauer et al. 2017) and no norm is expected; otherwise PyTorch's default Linear init.</remarks>
+/// <remarks>The norm comes from <see cref="NormFactory"/> by name ("none" for a plain MLP). Hidden weights are initialised by
+/// <c>init</c>: "lecun" N(0, 1/fan_in) (the default with SELU; Klambauer et al. 2017), "he" N(0, 2/fan_in) (He et al. 2015, for
+/// ReLU), "torch" PyTorch's default Linear init (the default otherwise); "lecun" and "he" zero the biases.</remarks>
 public sealed class Mlp : nn.Module<Tensor, Tensor>
 {
+    /// <summary>Names accepted for the <c>init</c> argument.</summary>
+    public static IReadOnlyList<string> Inits { get; } = ["torch", "lecun", "he"];
+
     [ComponentName(Name = "layers")] private Sequential _layers;
+    private readonly int[] _hiddenEnds;
 
     /// <summary>An MLP [inputs → width × depth → outputs] in PyTorch's default linear init, or LeCun-normal weights and zero biases for SELU.</summary>
     /// <param name="inputs">Features per flattened sample (784 for 28×28 images).</param>
@@ -42,20 +47,28 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     /// <param name="norm">A <see cref="NormFactory"/> name applied after each hidden linear layer ("none").</param>
     /// <param name="activation">An <see cref="Activations"/> name; "selu" also switches to LeCun-normal init and alpha-dropout.</param>
     /// <param name="dropout">Dropout rate after each activation (0: none).</param>
-    public Mlp(long inputs, long outputs, int width = 256, int depth = 3, string norm = "none", string activation = "relu", double dropout = 0)
+    /// <param name="init">Hidden-weight init, one of <see cref="Inits"/>; null: "lecun" with SELU, "torch" otherwise.</param>
+    public Mlp(long inputs, long outputs, int width = 256, int depth = 3, string norm = "none", string activation = "relu", double dropout = 0,
+        string? init = null)
         : base(nameof(Mlp))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(depth);
+        init ??= activation == "selu" ? "lecun" : "torch";
+        if (!Inits.Contains(init))
+            throw new ArgumentException($"Unknown init '{init}'. Valid names: {string.Join(", ", Inits)}.", nameof(init));
         var modules = new List<(string, nn.Module<Tensor, Tensor>)>();
+        var ends = new List<int>();
         var previous = inputs;
         for (var i = 0; i < depth; i++)
         {
             var linear = nn.Linear(previous, width);
-            if (activation == "selu")
+            if (init != "torch")
             {
-                SelfNormalizing.LecunNormal(linear.weight!);
                 using (no_grad())
+                {
+                    linear.weight!.normal_(0, Math.Sqrt((init == "he" ? 2.0 : 1.0) / previous));
                     linear.bias!.zero_();
+                }
             }
             modules.Add(($"fc{i}", linear));
             if (norm != "none")
@@ -63,15 +76,36 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
             modules.Add(($"act{i}", Activations.Create(activation)));
             if (dropout > 0)
                 modules.Add(($"drop{i}", activation == "selu" ? new Norms.AlphaDropout(dropout) : nn.Dropout(dropout)));
+            ends.Add(modules.Count);
             previous = width;
         }
         modules.Add(("head", nn.Linear(previous, outputs)));
+        _hiddenEnds = [.. ends];
         _layers = nn.Sequential(modules);
         RegisterComponents();
     }
 
+    /// <summary>Number of hidden layers.</summary>
+    public int Depth => _hiddenEnds.Length;
+
     /// <summary>Logits [N, outputs] for x [N, …], flattened from axis 1 (images [N, 1, 28, 28] become [N, 784]).</summary>
     public override Tensor forward(Tensor x) => _layers.forward(x.flatten(1));
+
+    /// <summary>Each hidden layer's output [N, width] (after its norm, activation and dropout) for x [N, …], in the model's current mode;
+    /// the logits are not computed.</summary>
+    public IReadOnlyList<Tensor> HiddenOutputs(Tensor x)
+    {
+        var outputs = new List<Tensor>(Depth);
+        var h = x.flatten(1);
+        var index = 0;
+        foreach (var end in _hiddenEnds)
+        {
+            for (; index < end; index++)
+                h = ((nn.Module<Tensor, Tensor>)_layers[index]).forward(h);
+            outputs.Add(h);
+        }
+        return outputs;
+    }
 }
 
 /// <summary>A small CNN for 28×28 single-channel images (Fashion-MNIST): [conv3×3 → norm → activation] blocks with pooling, then a linear head.</summary>

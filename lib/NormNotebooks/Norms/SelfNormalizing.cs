@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using MathNet.Numerics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -31,6 +32,30 @@ public static class SelfNormalizing
         var fanIn = weight.numel() / weight.shape[0];
         using (no_grad())
             return weight.normal_(0, Math.Sqrt(1.0 / fanIn));
+    }
+
+    /// <summary>
+    /// The layer-to-layer moment map g of §3: the mean and variance of selu(z) for z ~ N(μω, ντ), where a unit's inputs have mean μ and
+    /// variance ν and its weights sum to ω with squares summing to τ. Closed form (Gaussian integrals of λz and λα(eᶻ − 1) over the two
+    /// half-lines); (0, 1) is its fixed point at ω = 0, τ = 1.
+    /// </summary>
+    public static (double Mean, double Variance) MomentMap(double mu, double omega, double nu, double tau)
+    {
+        if (!(nu * tau > 0))
+            throw new ArgumentOutOfRangeException(nameof(nu), nu, $"The pre-activation variance ν·τ must be positive, got ν = {nu}, τ = {tau}.");
+        var m = mu * omega;
+        var s = Math.Sqrt(nu * tau);
+        var r = m / s;
+        static double Phi(double x) => 0.5 * SpecialFunctions.Erfc(-x / Math.Sqrt(2));
+        var phi = Math.Exp(-r * r / 2) / Math.Sqrt(2 * Math.PI);
+        double ExpBelowZero(double k) => Math.Exp(k * m + k * k * s * s / 2) * Phi(-r - k * s);   // E[e^{kz}; z ≤ 0]
+        var below = Phi(-r);
+        var positiveMean = m * Phi(r) + s * phi;
+        var positiveSquare = (m * m + s * s) * Phi(r) + m * s * phi;
+        var e1 = ExpBelowZero(1);
+        var mean = Lambda * (positiveMean + Alpha * (e1 - below));
+        var square = Lambda * Lambda * (positiveSquare + Alpha * Alpha * (ExpBelowZero(2) - 2 * e1 + below));
+        return (mean, square - mean * mean);
     }
 
     /// <summary>The affine (a, b) alpha-dropout applies after dropping with keep probability <paramref name="keep"/>.</summary>

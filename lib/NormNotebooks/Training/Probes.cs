@@ -19,6 +19,10 @@ public sealed record ResidualStreamStats(double[] MeanSquare, double[] Variance,
 /// <param name="ChannelVariance">Per block: the average over channels of the channel variance (over batch and positions).</param>
 public sealed record SignalPropagation(double[] ChannelSquaredMean, double[] ChannelVariance);
 
+/// <summary>Per hidden layer of an MLP: the mean over units of each unit's batch mean, and of each unit's batch variance (biased) —
+/// the (μ, ν) that the moment map of self-normalising networks acts on.</summary>
+public sealed record LayerMoments(double[] Mean, double[] Variance);
+
 /// <summary>Batch-statistics fluctuation of one norm layer (PowerNorm's figure): distance of this batch's statistics to the running ones.</summary>
 /// <param name="Layer">The module's name in the model.</param>
 /// <param name="MeanDistance">(1/d)‖μ_B − μ‖₂ (BatchNorm); 0 for PowerNorm, which has no mean.</param>
@@ -104,6 +108,42 @@ public static class Probes
             model.BlockOutput = previous;
         }
         return new SignalPropagation(squaredMean, variance);
+    }
+
+    /// <summary>
+    /// (μ, ν) of every hidden layer of <paramref name="model"/> on <paramref name="inputs"/>, without gradients, in the model's current
+    /// mode (BatchNorm in training mode normalises with the batch's statistics, and updates its running ones).
+    /// </summary>
+    public static LayerMoments ActivationMoments(Mlp model, Tensor inputs)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var outputs = model.HiddenOutputs(inputs).Select(h => h.to(float64)).ToList();
+        return new LayerMoments(outputs.Select(h => h.mean([0L]).mean().ToDouble()).ToArray(),
+            outputs.Select(h => h.var(0, unbiased: false).mean().ToDouble()).ToArray());
+    }
+
+    /// <summary>
+    /// How jagged a loss curve is: the standard deviation of log L_t around its centred moving average over <paramref name="window"/>
+    /// steps (odd), on the steps where the window fits. Scale-free, so curves at different loss levels compare; a smooth descent gives
+    /// ≈ 0 whatever its slope.
+    /// </summary>
+    public static double Roughness(IReadOnlyList<double> losses, int window = 21)
+    {
+        ArgumentNullException.ThrowIfNull(losses);
+        if (window < 3 || window % 2 == 0)
+            throw new ArgumentOutOfRangeException(nameof(window), window, "The window must be odd and at least 3.");
+        if (losses.Count < window + 2)
+            throw new ArgumentException($"Roughness needs at least {window + 2} losses for a window of {window}, got {losses.Count}.", nameof(losses));
+        if (losses.Any(l => !(l > 0) || !double.IsFinite(l)))
+            throw new ArgumentException("Roughness needs positive, finite losses.", nameof(losses));
+        var log = losses.Select(l => Math.Log(l)).ToArray();
+        var half = window / 2;
+        var residuals = Enumerable.Range(half, log.Length - 2 * half)
+            .Select(t => log[t] - log.Skip(t - half).Take(window).Average()).ToArray();
+        var mean = residuals.Average();
+        return Math.Sqrt(residuals.Sum(r => (r - mean) * (r - mean)) / (residuals.Length - 1));
     }
 
     /// <summary>ΔL(ℓ) = L(model without block ℓ) − L(model) in validation loss, for every block (evaluation mode).</summary>

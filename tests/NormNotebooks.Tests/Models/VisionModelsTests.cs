@@ -68,4 +68,44 @@ public sealed class VisionModelsTests
         }
         Assert.True(losses.TakeLast(5).Average() < 0.6 * losses.Take(5).Average(), $"loss {losses[0]:F3} → {losses[^1]:F3}");   // measured ratio 0.48
     }
+
+    [Theory]
+    [InlineData("he", 2.0)]
+    [InlineData("lecun", 1.0)]
+    public void Mlp_InitsHiddenWeightsAtTheNamedVariance_WithZeroBiases(string init, double gain)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        var mlp = new Mlp(400, 10, width: 300, depth: 3, activation: "relu", init: init);
+        foreach (var (name, p) in mlp.named_parameters().Where(p => !p.name.StartsWith("layers.head", StringComparison.Ordinal)))
+        {
+            if (name.EndsWith("bias", StringComparison.Ordinal))
+            {
+                Assert.Equal(0, p.abs().max().item<float>());
+                continue;
+            }
+            // n draws of N(0, σ²): the sample variance has standard error σ²√(2/n).
+            var (fanIn, target) = (p.shape[1], gain / p.shape[1]);
+            var bar = Tolerances.StandardErrors * target * Math.Sqrt(2.0 / p.numel());
+            Assert.InRange(p.to(float64).var().item<double>(), target - bar, target + bar);
+            Assert.True(fanIn is 400 or 300);
+        }
+        Assert.Contains("Unknown init 'xavier'", Assert.Throws<ArgumentException>(() => new Mlp(4, 2, init: "xavier")).Message);
+    }
+
+    [Fact]
+    public void Mlp_HiddenOutputs_AreWhatTheHeadReads()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(6);
+        var mlp = new Mlp(784, 10, width: 32, depth: 4, norm: "layernorm", activation: "tanh");
+        var x = randn(8, 1, 28, 28);
+        var hidden = mlp.HiddenOutputs(x);
+        Assert.Equal(4, mlp.Depth);
+        Assert.Equal(4, hidden.Count);
+        Assert.All(hidden, h => Assert.Equal([8L, 32], h.shape));
+        var head = mlp.named_modules().Single(m => m.name == "layers.head").module as nn.Module<Tensor, Tensor>;
+        Assert.True(head!.forward(hidden[^1]).allclose(mlp.forward(x), rtol: 0, atol: 0));
+        Assert.True(hidden.All(h => h.abs().max().item<float>() <= 1));   // tanh outputs
+    }
 }

@@ -144,4 +144,37 @@ public sealed class ProbesTests
         var probed = LanguageModelTrainer.Train("probed", Model("batchnorm"), Tiny, config with { ProbeEvery = 1 }, probes: probes);
         Assert.Equal(plain.Steps.Select(s => s.Loss), probed.Steps.Select(s => s.Loss));
     }
+
+    [Fact]
+    public void ActivationMoments_AreTheUnitAveragedBatchMomentsOfEachHiddenLayer()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(8);
+        var mlp = new Mlp(20, 3, width: 16, depth: 3, activation: "selu");
+        var x = randn(64, 20);
+        var moments = Probes.ActivationMoments(mlp, x);
+        var hidden = mlp.HiddenOutputs(x);
+        Assert.Equal(3, moments.Mean.Length);
+        for (var l = 0; l < 3; l++)
+        {
+            var h = hidden[l].to(float64);
+            Assert.Equal(h.mean().item<double>(), moments.Mean[l], 12);
+            Assert.Equal((h - h.mean([0L], keepdim: true)).square().mean().item<double>(), moments.Variance[l], 12);
+        }
+    }
+
+    [Fact]
+    public void Roughness_IsZeroForASmoothDescent_ScaleFree_AndMeasuresJitter()
+    {
+        var smooth = Enumerable.Range(0, 200).Select(t => 2.3 * Math.Exp(-0.01 * t) + 0.1).ToArray();
+        Assert.InRange(Probes.Roughness(smooth), 0, 1e-4);
+        // A multiplicative jitter e^{±0.1} alternating step by step: the 21-step average keeps ±0.1/21 of it, so the 180 log residuals
+        // are ±0.1·20/21, whose sample standard deviation (n − 1 in the denominator) is 0.1·(20/21)·√(180/179).
+        var jagged = smooth.Select((l, t) => l * Math.Exp(t % 2 == 0 ? 0.1 : -0.1)).ToArray();
+        Assert.Equal(0.1 * 20 / 21 * Math.Sqrt(180.0 / 179), Probes.Roughness(jagged), 4);
+        Assert.Equal(Probes.Roughness(jagged), Probes.Roughness(jagged.Select(l => 7 * l).ToArray()), 12);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Probes.Roughness(smooth, 20));
+        Assert.Throws<ArgumentException>(() => Probes.Roughness(smooth.Take(10).ToArray()));
+        Assert.Throws<ArgumentException>(() => Probes.Roughness([.. smooth.Take(50), double.NaN]));
+    }
 }
