@@ -20,8 +20,9 @@ public sealed record ResidualStreamStats(double[] MeanSquare, double[] Variance,
 public sealed record SignalPropagation(double[] ChannelSquaredMean, double[] ChannelVariance);
 
 /// <summary>Per hidden layer of an MLP: the mean over units of each unit's batch mean, and of each unit's batch variance (biased) —
-/// the (μ, ν) that the moment map of self-normalising networks acts on.</summary>
-public sealed record LayerMoments(double[] Mean, double[] Variance);
+/// the (μ, ν) that the moment map of self-normalising networks acts on, whose theory takes every unit to share them — and the
+/// variance over all units and examples together, which adds the spread of the units' means to ν.</summary>
+public sealed record LayerMoments(double[] Mean, double[] Variance, double[] TotalVariance);
 
 /// <summary>Batch-statistics fluctuation of one norm layer (PowerNorm's figure): distance of this batch's statistics to the running ones.</summary>
 /// <param name="Layer">The module's name in the model.</param>
@@ -121,7 +122,43 @@ public static class Probes
         using var _ = no_grad();
         var outputs = model.HiddenOutputs(inputs).Select(h => h.to(float64)).ToList();
         return new LayerMoments(outputs.Select(h => h.mean([0L]).mean().ToDouble()).ToArray(),
-            outputs.Select(h => h.var(0, unbiased: false).mean().ToDouble()).ToArray());
+            outputs.Select(h => h.var(0, unbiased: false).mean().ToDouble()).ToArray(),
+            outputs.Select(h => (h - h.mean()).square().mean().ToDouble()).ToArray());
+    }
+
+    /// <summary>
+    /// Mean cross-entropy of <paramref name="model"/> over a fixed labelled set, in training mode and in batches of
+    /// <paramref name="batchSize"/> as the optimizer sees the model (BatchNorm normalises with each batch's statistics), without
+    /// gradients; the model's buffers (running statistics) and mode are restored afterwards, so the probe leaves training as it was.
+    /// Dropout, if the model has any, is active. The training-error curve of Klambauer et al.'s Figure 1 is this, over the training set.
+    /// </summary>
+    public static double TrainingModeLoss(nn.Module<Tensor, Tensor> model, LabelledTensors data, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var wasTraining = model.training;
+        var saved = model.named_buffers().Select(b => (b.buffer, Copy: b.buffer.clone())).ToList();
+        try
+        {
+            model.train();
+            double total = 0;
+            for (long start = 0; start < data.Count; start += batchSize)
+            {
+                var length = Math.Min(batchSize, data.Count - start);
+                total += nn.functional.cross_entropy(model.forward(data.Images.narrow(0, start, length)), data.Labels.narrow(0, start, length),
+                    reduction: nn.Reduction.Sum).ToDouble();
+            }
+            return total / data.Count;
+        }
+        finally
+        {
+            foreach (var (buffer, copy) in saved)
+                buffer.copy_(copy);
+            model.train(wasTraining);
+        }
     }
 
     /// <summary>
@@ -298,6 +335,10 @@ public sealed class TrainingProbe(string name, Func<ProbeContext, IEnumerable<(s
         var rates = Probes.EffectiveLearningRates(c.Model, c.LearningRate);
         return [("weight-norm", rates.Select(r => r.Norm).ToArray()), ("effective-lr", rates.Select(r => r.EffectiveLearningRate).ToArray())];
     });
+
+    /// <summary>Series "train-loss": <see cref="Probes.TrainingModeLoss"/> on a fixed labelled set.</summary>
+    public static TrainingProbe TrainingModeLoss(LabelledTensors data, int batchSize) => new("train-loss", c =>
+        [("train-loss", [Probes.TrainingModeLoss((nn.Module<Tensor, Tensor>)c.Model, data, batchSize)])]);
 
     private static CharTransformer Transformer(ProbeContext context) => context.Model as CharTransformer
         ?? throw new InvalidOperationException($"This probe reads a CharTransformer, not a {context.Model.GetType().Name}.");

@@ -160,6 +160,9 @@ public sealed class ProbesTests
             var h = hidden[l].to(float64);
             Assert.Equal(h.mean().item<double>(), moments.Mean[l], 12);
             Assert.Equal((h - h.mean([0L], keepdim: true)).square().mean().item<double>(), moments.Variance[l], 12);
+            Assert.Equal((h - h.mean()).square().mean().item<double>(), moments.TotalVariance[l], 12);
+            // total = per-unit variance + the variance of the unit means around their mean
+            Assert.Equal(moments.Variance[l] + (h.mean([0L]) - h.mean()).square().mean().item<double>(), moments.TotalVariance[l], 12);
         }
     }
 
@@ -176,5 +179,27 @@ public sealed class ProbesTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Probes.Roughness(smooth, 20));
         Assert.Throws<ArgumentException>(() => Probes.Roughness(smooth.Take(10).ToArray()));
         Assert.Throws<ArgumentException>(() => Probes.Roughness([.. smooth.Take(50), double.NaN]));
+    }
+
+    [Fact]
+    public void TrainingModeLoss_UsesBatchStatistics_AndLeavesRunningStatisticsAndModeAsTheyWere()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(9);
+        var mlp = new Mlp(12, 3, width: 8, depth: 2, norm: "batchnorm");
+        var data = new LabelledTensors(randn(40, 12) * 3 + 1, randint(0, 3, 40));
+        mlp.eval();
+        var before = mlp.named_buffers().Select(b => b.buffer.clone()).ToList();
+        var loss = Probes.TrainingModeLoss(mlp, data, batchSize: 16);
+        Assert.False(mlp.training);
+        Assert.All(mlp.named_buffers().Select(b => b.buffer).Zip(before), p => Assert.True(p.First.allclose(p.Second, rtol: 0, atol: 0)));
+        mlp.train();
+        double expected;
+        using (no_grad())
+            expected = new[] { (0L, 16L), (16L, 16L), (32L, 8L) }.Sum(c => nn.functional.cross_entropy(mlp.forward(data.Images.narrow(0, c.Item1, c.Item2)),
+                data.Labels.narrow(0, c.Item1, c.Item2), reduction: nn.Reduction.Sum).item<float>()) / 40.0;
+        Assert.Equal(expected, loss, 5);
+        var evaluated = ClassificationTrainer.Evaluate(mlp, data).Loss;   // running statistics instead: a different number
+        Assert.NotEqual(Math.Round(evaluated, 3), Math.Round(loss, 3));
     }
 }
