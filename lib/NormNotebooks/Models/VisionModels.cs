@@ -159,3 +159,49 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
         return _head.forward(_features.forward(x).flatten(1)).MoveToOuterDisposeScope();
     }
 }
+
+/// <summary>
+/// A GRU that reads a 28×28 image one row at a time (28 steps of 28 pixels) and classifies it from its last state, normalised at every
+/// time step by <see cref="NormalizedGru"/> — the recurrent setting of Ba et al.'s layer normalisation on images. With a
+/// <c>permutationSeed</c> the 784 pixels are first shuffled by one fixed permutation (the same for every image), so that a row holds
+/// pixels from all over the image and the network has to carry information across the whole sequence.
+/// </summary>
+public sealed class RowGru : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "gru")] private readonly NormalizedGru _gru;
+    [ComponentName(Name = "head")] private readonly Linear _head;
+    private readonly Tensor? _permutation;
+
+    /// <summary>A row-reading GRU classifier.</summary>
+    /// <param name="hidden">GRU state width.</param>
+    /// <param name="norm">"none", or a <see cref="NormFactory"/> name applied at every time step.</param>
+    /// <param name="classes">Number of output logits (10).</param>
+    /// <param name="permutationSeed">Seed of the fixed pixel permutation; null reads the image's own rows.</param>
+    /// <param name="side">Image side (28): rows are time steps, a row's pixels are the features.</param>
+    public RowGru(int hidden = 128, string norm = "none", int classes = 10, long? permutationSeed = null, int side = 28) : base(nameof(RowGru))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(side);
+        Side = side;
+        _gru = new NormalizedGru(side, hidden, norm);
+        _head = nn.Linear(hidden, classes);
+        if (permutationSeed is { } seed)
+            _permutation = randperm(side * side, generator: new Generator((ulong)seed)).DetachFromDisposeScope();
+        RegisterComponents();
+    }
+
+    /// <summary>Image side: the number of time steps and of features per step.</summary>
+    public int Side { get; }
+
+    /// <summary>Logits [N, classes] for images [N, 1, side, side].</summary>
+    public override Tensor forward(Tensor x)
+    {
+        if (x.dim() != 4 || x.shape[1] != 1 || x.shape[2] != Side || x.shape[3] != Side)
+            throw new ArgumentException($"RowGru: expected images [N, 1, {Side}, {Side}], got [{string.Join(", ", x.shape)}].", nameof(x));
+        using var scope = NewDisposeScope();
+        var pixels = x.reshape(x.shape[0], Side * Side);
+        if (_permutation is not null)
+            pixels = pixels.index_select(1, _permutation.to(x.device));
+        return _head.forward(_gru.forward(pixels.view(x.shape[0], Side, Side)).select(1, -1)).MoveToOuterDisposeScope();
+    }
+}
+

@@ -38,9 +38,9 @@ public sealed class CharGruTests
         using (no_grad())
         {
             var parameters = gru.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-            parameters["weight_ih_l0"].copy_(cat([Param(model, "_inputGates.weight"), Param(model, "_inputCandidate.weight")], 0));
-            parameters["weight_hh_l0"].copy_(cat([Param(model, "_stateGates.weight"), Param(model, "_stateCandidate.weight")], 0));
-            parameters["bias_ih_l0"].copy_(cat([Param(model, "gate_bias"), Param(model, "candidate_bias")], 0));
+            parameters["weight_ih_l0"].copy_(cat([Param(model, "gru._inputGates.weight"), Param(model, "gru._inputCandidate.weight")], 0));
+            parameters["weight_hh_l0"].copy_(cat([Param(model, "gru._stateGates.weight"), Param(model, "gru._stateCandidate.weight")], 0));
+            parameters["bias_ih_l0"].copy_(cat([Param(model, "gru.gate_bias"), Param(model, "gru.candidate_bias")], 0));
             parameters["bias_hh_l0"].zero_();
         }
         var (states, _) = gru.forward(Param(model, "_embedding.weight")[tokens], zeros(1, 3, 5, dtype: float64));
@@ -64,11 +64,11 @@ public sealed class CharGruTests
         for (var t = 0; t < 9; t++)
         {
             var xt = x.select(1, t);
-            var gates = (Ln(xt.matmul(P("_inputGates.weight").t()), "_normInputGates") + P("gate_bias")
-                + Ln(h.matmul(P("_stateGates.weight").t()), "_normStateGates")).sigmoid();
+            var gates = (Ln(xt.matmul(P("gru._inputGates.weight").t()), "gru._normInputGates") + P("gru.gate_bias")
+                + Ln(h.matmul(P("gru._stateGates.weight").t()), "gru._normStateGates")).sigmoid();
             var (r, z) = (gates[.., ..5], gates[.., 5..]);
-            var n = (Ln(xt.matmul(P("_inputCandidate.weight").t()), "_normInputCandidate") + P("candidate_bias")
-                + r * Ln(h.matmul(P("_stateCandidate.weight").t()), "_normStateCandidate")).tanh();
+            var n = (Ln(xt.matmul(P("gru._inputCandidate.weight").t()), "gru._normInputCandidate") + P("gru.candidate_bias")
+                + r * Ln(h.matmul(P("gru._stateCandidate.weight").t()), "gru._normStateCandidate")).tanh();
             h = (1 - z) * n + z * h;
             logits.Add(h.matmul(P("_head.weight").t()) + P("_head.bias"));
         }

@@ -108,4 +108,55 @@ public sealed class VisionModelsTests
         Assert.True(head!.forward(hidden[^1]).allclose(mlp.forward(x), rtol: 0, atol: 0));
         Assert.True(hidden.All(h => h.abs().max().item<float>() <= 1));   // tanh outputs
     }
+
+    [Theory]
+    [InlineData("none")]
+    [InlineData("layernorm")]
+    [InlineData("batchnorm")]
+    public void RowGru_ReadsRows_AndClassifies_WithAnyNormPerStep(string norm)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(7);
+        var model = new RowGru(hidden: 16, norm: norm);
+        var images = randn(5, 1, 28, 28);
+        var logits = model.forward(images);
+        Assert.Equal([5L, 10], logits.shape);
+        logits.sum().backward();
+        Assert.All(model.parameters(), p => Assert.NotNull(p.grad));
+        Assert.Throws<ArgumentException>(() => model.forward(randn(5, 1, 27, 28)));
+        Assert.Throws<ArgumentException>(() => new RowGru(norm: "nonorm"));
+    }
+
+    [Fact]
+    public void RowGru_WithLayerNorm_GivesAnImageTheSameLogitsAloneAsInABatch_InTraining()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(8);
+        var model = new RowGru(hidden: 16, norm: "layernorm");
+        model.train();
+        var images = randn(6, 1, 28, 28);
+        var batch = model.forward(images);
+        var alone = model.forward(images.narrow(0, 2, 1));
+        Assert.True(alone.allclose(batch.narrow(0, 2, 1), rtol: 0, atol: 1e-6));
+        var bn = new RowGru(hidden: 16, norm: "batchnorm");
+        bn.train();
+        Assert.False(bn.forward(images.narrow(0, 0, 2)).narrow(0, 0, 1).allclose(bn.forward(images).narrow(0, 0, 1), rtol: 0, atol: 1e-3));
+    }
+
+    [Fact]
+    public void RowGru_PermutationSeed_ShufflesPixelsTheSameWayForEveryImage()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(9);
+        var plain = new RowGru(hidden: 8);
+        manual_seed(9);
+        var permuted = new RowGru(hidden: 8, permutationSeed: 3);
+        var images = randn(2, 1, 28, 28);
+        Assert.False(plain.forward(images).allclose(permuted.forward(images), rtol: 0, atol: 1e-4));
+        // The same weights on pre-permuted images: the permutation is a fixed reindexing of the 784 pixels.
+        var order = randperm(784, generator: new TorchSharp.torch.Generator(3));
+        var shuffled = images.reshape(2, 784).index_select(1, order).view(2, 1, 28, 28);
+        Assert.True(plain.forward(shuffled).allclose(permuted.forward(images), rtol: 0, atol: 1e-6));
+    }
 }
+
