@@ -122,11 +122,14 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
     /// <param name="alpha">α, the residual branch's scale (0.2, the paper's).</param>
     /// <param name="widths">Channels per stage ([16, 32, 64]).</param>
     /// <param name="blocksPerStage">Blocks per stage (2).</param>
-    public NfResNet(int classes = 10, double alpha = 0.2, int[]? widths = null, int blocksPerStage = 2) : base(nameof(NfResNet))
+    /// <param name="activationGain">Scale every ReLU by γ = <see cref="ActivationGains.Relu"/> (the paper's); false keeps Scaled WS but
+    /// drops γ, the ablation whose signal shrinks through depth.</param>
+    public NfResNet(int classes = 10, double alpha = 0.2, int[]? widths = null, int blocksPerStage = 2, bool activationGain = true) : base(nameof(NfResNet))
     {
         widths ??= [16, 32, 64];
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blocksPerStage);
         Alpha = alpha;
+        Gain = activationGain ? ActivationGains.Relu : 1.0;
         _stem = new ScaledWSConv2d(1, widths[0], 3, padding: 1);
         var blocks = new List<NfBlock>();
         long previous = widths[0];
@@ -136,7 +139,7 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
             {
                 var stride = stage > 0 && b == 0 ? 2 : 1;
                 var transition = stride != 1 || previous != widths[stage];
-                blocks.Add(new NfBlock(previous, widths[stage], stride, alpha, Math.Sqrt(expectedVariance), transition));
+                blocks.Add(new NfBlock(previous, widths[stage], stride, alpha, Math.Sqrt(expectedVariance), transition, Gain));
                 expectedVariance = transition ? 1 + alpha * alpha : expectedVariance + alpha * alpha;
                 previous = widths[stage];
             }
@@ -147,6 +150,14 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
 
     /// <summary>α, the residual branch's scale.</summary>
     public double Alpha { get; }
+
+    /// <summary>γ, the gain every ReLU output is multiplied by (1 in the no-gain ablation).</summary>
+    public double Gain { get; }
+
+    /// <summary>The expected variance of every block's output at initialisation: the β² bookkeeping one block on (1 + α² after a
+    /// transition block, + α² after any other).</summary>
+    public IReadOnlyList<double> ExpectedVariances => _blocks.Select((b, i) => i + 1 < _blocks.Count ? _blocks[i + 1].Beta * _blocks[i + 1].Beta
+        : b.Transition ? 1 + Alpha * Alpha : b.Beta * b.Beta + Alpha * Alpha).ToList();
 
     /// <summary>β_i of every block: the expected standard deviation of its input.</summary>
     public IReadOnlyList<double> Betas => _blocks.Select(b => b.Beta).ToList();
@@ -162,7 +173,7 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
         VisionInput.Require(x, nameof(NfResNet));
         using var scope = NewDisposeScope();
         var h = VisionInput.RunBlocks(_blocks, _stem.forward(x), BlockOutput);
-        return _head.forward(nn.functional.relu(h).mean([2L, 3L]) * ActivationGains.Relu).MoveToOuterDisposeScope();
+        return _head.forward(nn.functional.relu(h).mean([2L, 3L]) * Gain).MoveToOuterDisposeScope();
     }
 
     /// <summary>h + α·conv(γ·relu(conv(γ·relu(h/β)))), the shortcut a 1×1 convolution of γ·relu(h/β) at transitions.</summary>
@@ -172,9 +183,9 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
         [ComponentName(Name = "conv2")] private ScaledWSConv2d _conv2;
         [ComponentName(Name = "shortcut")] private ScaledWSConv2d? _shortcut;
 
-        internal NfBlock(long input, long output, long stride, double alpha, double beta, bool transition) : base(nameof(NfBlock))
+        internal NfBlock(long input, long output, long stride, double alpha, double beta, bool transition, double gain) : base(nameof(NfBlock))
         {
-            (Alpha, Beta) = (alpha, beta);
+            (Alpha, Beta, Transition, Gain) = (alpha, beta, transition, gain);
             _conv1 = new ScaledWSConv2d(input, output, 3, stride, 1);
             _conv2 = new ScaledWSConv2d(output, output, 3, 1, 1);
             if (transition)
@@ -186,15 +197,122 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
         public double Alpha { get; }
         /// <summary>β_i, the expected standard deviation of this block's input, which is divided by it before the activation.</summary>
         public double Beta { get; }
+        /// <summary>Whether the shortcut is a 1×1 convolution (the first block of a stage), which resets the variance.</summary>
+        public bool Transition { get; }
+        /// <summary>γ, the ReLU gain.</summary>
+        public double Gain { get; }
 
         /// <summary>h [N, C_in, H, W] → [N, C_out, H/s, W/s] for stride s: shortcut + α·branch, the branch (and a transition's shortcut) reading γ·relu(h/β).</summary>
         public override Tensor forward(Tensor h)
         {
             using var scope = NewDisposeScope();
-            var pre = nn.functional.relu(h / Beta) * ActivationGains.Relu;
+            var pre = nn.functional.relu(h / Beta) * Gain;
             var shortcut = _shortcut is null ? h : _shortcut.forward(pre);
-            var branch = _conv2.forward(nn.functional.relu(_conv1.forward(pre)) * ActivationGains.Relu);
+            var branch = _conv2.forward(nn.functional.relu(_conv1.forward(pre)) * Gain);
             return (shortcut + Alpha * branch).MoveToOuterDisposeScope();
+        }
+    }
+}
+
+/// <summary>
+/// A pre-activation ResNet (He, Zhang, Ren &amp; Sun, "Identity Mappings in Deep Residual Networks", 2016): a 3×3 stem, then blocks
+/// h_{i+1} = h_i + conv(act(norm(conv(act(norm(h_i)))))), whose first block of every stage after the first has stride 2 and a 1×1
+/// convolution of act(norm(h_i)) as its shortcut; then act(norm(h)), global average pooling and a linear head. Convolutions are
+/// He-normal, N(0, 2/fan_in), without biases when normed; norm "none" gives the unnormalised ResNet of Brock et al.'s signal-propagation
+/// plots. The residual stream h is never normalised, so its variance is what a signal-propagation plot reads.
+/// </summary>
+public sealed class PreActResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
+{
+    [ComponentName(Name = "stem")] private PaddedConv2d _stem;
+    [ComponentName(Name = "blocks")] private ModuleList<PreActBlock> _blocks;
+    [ComponentName(Name = "final_norm")] private nn.Module<Tensor, Tensor> _finalNorm;
+    [ComponentName(Name = "final_act")] private nn.Module<Tensor, Tensor> _finalActivation;
+    [ComponentName(Name = "head")] private Linear _head;
+
+    /// <summary>A pre-activation ResNet over [N, 1, H, W] images.</summary>
+    /// <param name="classes">Number of output logits (10).</param>
+    /// <param name="norm">A <see cref="NormFactory"/> name, built channels-first; "none" removes the norms and gives the convolutions biases.</param>
+    /// <param name="activation">An <see cref="Activations"/> name.</param>
+    /// <param name="widths">Channels per stage ([16, 32, 64]).</param>
+    /// <param name="blocksPerStage">Blocks per stage (2).</param>
+    public PreActResNet(int classes = 10, string norm = "batchnorm", string activation = "relu", int[]? widths = null, int blocksPerStage = 2)
+        : base(nameof(PreActResNet))
+    {
+        widths ??= [16, 32, 64];
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blocksPerStage);
+        var options = new NormOptions { Layout = NormLayout.ChannelsFirst };
+        var bias = norm == "none";
+        PaddedConv2d Conv(long i, long o, long k, long stride)
+        {
+            var conv = new PaddedConv2d(i, o, k, stride, k / 2, bias);
+            using (no_grad())
+            {
+                conv.Weight.normal_(0, Math.Sqrt(2.0 / (i * k * k)));
+                conv.Bias?.zero_();
+            }
+            return conv;
+        }
+        nn.Module<Tensor, Tensor> Norm(long c) => norm == "none" ? nn.Identity() : NormFactory.Create(norm, c, options);
+        _stem = Conv(1, widths[0], 3, 1);
+        var blocks = new List<PreActBlock>();
+        long previous = widths[0];
+        for (var stage = 0; stage < widths.Length; stage++)
+            for (var b = 0; b < blocksPerStage; b++)
+            {
+                var stride = stage > 0 && b == 0 ? 2 : 1;
+                blocks.Add(new PreActBlock(previous, widths[stage], stride, Conv, Norm, activation));
+                previous = widths[stage];
+            }
+        _blocks = nn.ModuleList(blocks.ToArray());
+        _finalNorm = Norm(previous);
+        _finalActivation = Activations.Create(activation);
+        _head = nn.Linear(previous, classes);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc/>
+    public int BlockCount => _blocks.Count;
+    /// <inheritdoc/>
+    public Action<int, Tensor>? BlockOutput { get; set; }
+
+    /// <summary>Logits [N, classes] for images [N, 1, H, W].</summary>
+    public override Tensor forward(Tensor x)
+    {
+        VisionInput.Require(x, nameof(PreActResNet));
+        using var scope = NewDisposeScope();
+        var h = VisionInput.RunBlocks(_blocks, _stem.forward(x), BlockOutput);
+        return _head.forward(_finalActivation.forward(_finalNorm.forward(h)).mean([2L, 3L])).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>norm–act–conv–norm–act–conv on the residual branch; the shortcut is the identity, or at a change of shape a 1×1
+    /// convolution of the block's pre-activated input.</summary>
+    public sealed class PreActBlock : nn.Module<Tensor, Tensor>
+    {
+        [ComponentName(Name = "norm1")] private nn.Module<Tensor, Tensor> _norm1;
+        [ComponentName(Name = "act1")] private nn.Module<Tensor, Tensor> _act1;
+        [ComponentName(Name = "conv1")] private PaddedConv2d _conv1;
+        [ComponentName(Name = "norm2")] private nn.Module<Tensor, Tensor> _norm2;
+        [ComponentName(Name = "act2")] private nn.Module<Tensor, Tensor> _act2;
+        [ComponentName(Name = "conv2")] private PaddedConv2d _conv2;
+        [ComponentName(Name = "shortcut")] private PaddedConv2d? _shortcut;
+
+        internal PreActBlock(long input, long output, long stride, Func<long, long, long, long, PaddedConv2d> conv, Func<long, nn.Module<Tensor, Tensor>> norm,
+            string activation) : base(nameof(PreActBlock))
+        {
+            (_norm1, _act1, _conv1) = (norm(input), Activations.Create(activation), conv(input, output, 3, stride));
+            (_norm2, _act2, _conv2) = (norm(output), Activations.Create(activation), conv(output, output, 3, 1));
+            if (stride != 1 || input != output)
+                _shortcut = conv(input, output, 1, stride);
+            RegisterComponents();
+        }
+
+        /// <summary>h [N, C_in, H, W] → [N, C_out, H/s, W/s]: shortcut + branch.</summary>
+        public override Tensor forward(Tensor h)
+        {
+            using var scope = NewDisposeScope();
+            var pre = _act1.forward(_norm1.forward(h));
+            var shortcut = _shortcut is null ? h : _shortcut.forward(pre);
+            return (shortcut + _conv2.forward(_act2.forward(_norm2.forward(_conv1.forward(pre))))).MoveToOuterDisposeScope();
         }
     }
 }

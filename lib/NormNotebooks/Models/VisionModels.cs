@@ -123,11 +123,13 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
     /// <param name="activation">An <see cref="Activations"/> name; unused with the EvoNorm layers.</param>
     /// <param name="weightStandardization">Use <see cref="WeightStandardizedConv2d"/> for every convolution.</param>
     /// <param name="widths">Channels per block ([32, 64, 128]).</param>
-    public SmallCnn(int classes = 10, string norm = "batchnorm", string activation = "relu", bool weightStandardization = false, int[]? widths = null)
+    /// <param name="groups">Groups of the group-wise norms (GroupNorm, EvoNorm-S0); null: each norm's default.</param>
+    public SmallCnn(int classes = 10, string norm = "batchnorm", string activation = "relu", bool weightStandardization = false, int[]? widths = null,
+        long? groups = null)
         : base(nameof(SmallCnn))
     {
         widths ??= [32, 64, 128];
-        var options = new NormOptions { Layout = NormLayout.ChannelsFirst };
+        var options = new NormOptions { Layout = NormLayout.ChannelsFirst, Groups = groups };
         var normActivation = norm.StartsWith("evonorm", StringComparison.Ordinal);
         var modules = new List<(string, nn.Module<Tensor, Tensor>)>();
         long previous = 1;

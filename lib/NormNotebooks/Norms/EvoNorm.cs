@@ -73,9 +73,21 @@ public sealed class EvoNormB0 : nn.Module<Tensor, Tensor>
             batchVar = _runningVar;
         }
         var instanceStd = (x.var([2L, 3L], unbiased: false, keepdim: true) + Eps).sqrt();
-        var denominator = maximum((batchVar + Eps).sqrt(), _v * x + instanceStd);
+        var instanceBranch = _v * x + instanceStd;
+        var batchBranch = (batchVar + Eps).sqrt();
+        if (RecordBranches)
+            using (no_grad())
+                LastInstanceBranchFraction = instanceBranch.gt(batchBranch).to(float64).mean().ToDouble();
+        var denominator = maximum(batchBranch, instanceBranch);
         return (x / denominator * _gamma + _beta).MoveToOuterDisposeScope();
     }
+
+    /// <summary>When set, every forward records in <see cref="LastInstanceBranchFraction"/> which side of the max won (a probe; off by default).</summary>
+    public bool RecordBranches { get; set; }
+
+    /// <summary>The fraction of elements of the last forward (with <see cref="RecordBranches"/> set) where the instance branch
+    /// v ⊙ x + √(s²_inst + ε) exceeded the batch branch √(s²_batch + ε) and so set the denominator; null before any recorded forward.</summary>
+    public double? LastInstanceBranchFraction { get; private set; }
 
     /// <inheritdoc/>
     public override string ToString() => $"EvoNormB0({Channels}, eps={Eps:g}, momentum={Momentum:g})";

@@ -158,5 +158,17 @@ public sealed class VisionModelsTests
         var shuffled = images.reshape(2, 784).index_select(1, order).view(2, 1, 28, 28);
         Assert.True(plain.forward(shuffled).allclose(permuted.forward(images), rtol: 0, atol: 1e-6));
     }
+
+    [Fact]
+    public void SmallCnn_PassesItsGroupsToTheGroupWiseNorms()
+    {
+        using var scope = NewDisposeScope();
+        var gn = new SmallCnn(norm: "groupnorm", widths: [16, 32], groups: 4);
+        Assert.All(gn.modules().OfType<GroupNorm>(), g => Assert.Equal(4, g.Groups));
+        var s0 = new SmallCnn(norm: "evonorm-s0", widths: [16, 32], groups: 4);
+        Assert.All(s0.modules().OfType<EvoNormS0>(), g => Assert.Equal(4, g.Groups));
+        Assert.Equal(2, s0.modules().OfType<EvoNormS0>().Count());
+        Assert.Equal(16, new SmallCnn(norm: "evonorm-s0", widths: [16, 32]).modules().OfType<EvoNormS0>().First().Groups);   // official rule: 32 → 16 for 16 channels
+    }
 }
 

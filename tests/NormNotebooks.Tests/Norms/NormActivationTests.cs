@@ -21,6 +21,26 @@ public sealed class NormActivationTests
     }
 
     [Fact]
+    public void EvoNormB0_RecordsWhichBranchOfTheMaxWon_OnlyWhenAsked()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(12);
+        var norm = new EvoNormB0(3, dtype: ScalarType.Float64);
+        var x = randn(4, 3, 5, 5, dtype: float64);
+        norm.forward(x);
+        Assert.Null(norm.LastInstanceBranchFraction);
+        norm.RecordBranches = true;
+        norm.eval();
+        using (no_grad())
+            norm.V.fill_(0.7);
+        norm.forward(x);
+        var instance = norm.V.view(1, -1, 1, 1) * x + (x.var([2L, 3L], unbiased: false, keepdim: true) + norm.Eps).sqrt();
+        var batch = (norm.RunningVar.view(1, -1, 1, 1) + norm.Eps).sqrt();
+        Assert.Equal(instance.gt(batch).to(float64).mean().item<double>(), norm.LastInstanceBranchFraction!.Value, 15);
+        Assert.InRange(norm.LastInstanceBranchFraction!.Value, 0.01, 0.99);   // v = 0.7 on N(0, 1) input: both branches win somewhere
+    }
+
+    [Fact]
     public void EvoNormB0_UpdatesTheBiasedMovingVariance_AndEvalUsesIt()
     {
         using var scope = NewDisposeScope();
