@@ -22,8 +22,17 @@ public static class ClassificationTrainer
     public static int StepsFor(double epochs, long examples, int batchSize) => (int)Math.Ceiling(epochs * examples / batchSize);
 
     /// <summary>Trains <paramref name="model"/> on <paramref name="train"/>, validating on <paramref name="test"/>.</summary>
+    /// <param name="name">The run's name.</param>
+    /// <param name="model">The classifier; trained in place.</param>
+    /// <param name="train">Training images and labels.</param>
+    /// <param name="test">Validation images and labels.</param>
+    /// <param name="config">Steps, batch, optimizer and schedule.</param>
+    /// <param name="progress">Hears every step's progress.</param>
+    /// <param name="probes">Read at <see cref="TrainingConfig.ProbeEvery"/> steps.</param>
+    /// <param name="afterBackward">Runs after every backward pass, before clipping and the optimizer step: where gradients are edited
+    /// (<see cref="ParameterSelection.RandomEntries"/> zeroes those of the entries it leaves frozen).</param>
     public static TrainingResult Train(string name, nn.Module<Tensor, Tensor> model, LabelledTensors train, LabelledTensors test, TrainingConfig config,
-        Action<TrainingProgress>? progress = null, IReadOnlyList<TrainingProbe>? probes = null)
+        Action<TrainingProgress>? progress = null, IReadOnlyList<TrainingProbe>? probes = null, Action? afterBackward = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
@@ -51,7 +60,7 @@ public static class ClassificationTrainer
             config.BatchSize, "images");
         try
         {
-            return TrainingLoop.Run(name, model, null, model.GetType().Name, config, task, probes, progress);
+            return TrainingLoop.Run(name, model, null, model.GetType().Name, config, task, probes, progress, afterBackward);
         }
         finally
         {

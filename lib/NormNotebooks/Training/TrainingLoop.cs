@@ -21,7 +21,7 @@ internal sealed record TrainingTask(string Task, Func<Generator, int, Tensor> Mi
 internal static class TrainingLoop
 {
     public static TrainingResult Run(string name, nn.Module model, Models.TransformerConfig? modelConfig, string description, TrainingConfig config,
-        TrainingTask task, IReadOnlyList<TrainingProbe>? probes, Action<TrainingProgress>? progress)
+        TrainingTask task, IReadOnlyList<TrainingProbe>? probes, Action<TrainingProgress>? progress, Action? afterBackward = null)
     {
         config.Validate();
         using var optimizer = Optimizers.Create(model, config);
@@ -45,6 +45,7 @@ internal static class TrainingLoop
                 microLoss.backward();
                 loss += microLoss.ToDouble();
             }
+            afterBackward?.Invoke();
             if (config.ProbesAt(step) && probes is { Count: > 0 })
                 Read(probes, new ProbeContext(model, step, rate), series);
             var gradientNorm = config.GradientClip > 0
