@@ -134,6 +134,7 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
         var blocks = new List<NfBlock>();
         long previous = widths[0];
         var expectedVariance = 1.0;
+        var expected = new List<double>();
         for (var stage = 0; stage < widths.Length; stage++)
             for (var b = 0; b < blocksPerStage; b++)
             {
@@ -141,9 +142,11 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
                 var transition = stride != 1 || previous != widths[stage];
                 blocks.Add(new NfBlock(previous, widths[stage], stride, alpha, Math.Sqrt(expectedVariance), transition, Gain));
                 expectedVariance = transition ? 1 + alpha * alpha : expectedVariance + alpha * alpha;
+                expected.Add(expectedVariance);
                 previous = widths[stage];
             }
         _blocks = nn.ModuleList(blocks.ToArray());
+        ExpectedVariances = expected;
         _head = nn.Linear(previous, classes);
         RegisterComponents();
     }
@@ -156,8 +159,7 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
 
     /// <summary>The expected variance of every block's output at initialisation: the β² bookkeeping one block on (1 + α² after a
     /// transition block, + α² after any other).</summary>
-    public IReadOnlyList<double> ExpectedVariances => _blocks.Select((b, i) => i + 1 < _blocks.Count ? _blocks[i + 1].Beta * _blocks[i + 1].Beta
-        : b.Transition ? 1 + Alpha * Alpha : b.Beta * b.Beta + Alpha * Alpha).ToList();
+    public IReadOnlyList<double> ExpectedVariances { get; }
 
     /// <summary>β_i of every block: the expected standard deviation of its input.</summary>
     public IReadOnlyList<double> Betas => _blocks.Select(b => b.Beta).ToList();
@@ -185,7 +187,7 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
 
         internal NfBlock(long input, long output, long stride, double alpha, double beta, bool transition, double gain) : base(nameof(NfBlock))
         {
-            (Alpha, Beta, Transition, Gain) = (alpha, beta, transition, gain);
+            (Alpha, Beta, Gain) = (alpha, beta, gain);
             _conv1 = new ScaledWSConv2d(input, output, 3, stride, 1);
             _conv2 = new ScaledWSConv2d(output, output, 3, 1, 1);
             if (transition)
@@ -197,8 +199,6 @@ public sealed class NfResNet : nn.Module<Tensor, Tensor>, IResidualNetwork
         public double Alpha { get; }
         /// <summary>β_i, the expected standard deviation of this block's input, which is divided by it before the activation.</summary>
         public double Beta { get; }
-        /// <summary>Whether the shortcut is a 1×1 convolution (the first block of a stage), which resets the variance.</summary>
-        public bool Transition { get; }
         /// <summary>γ, the ReLU gain.</summary>
         public double Gain { get; }
 
