@@ -114,7 +114,7 @@ public static unsafe class NormKernels
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Simd.KernelCompilation)]
     private static void LayerNormRows<TV>(float* x, float* gamma, float* beta, float* y, float* mean, float* rstd, long first, long end, int n, float eps, bool stream)
         where TV : unmanaged, ISimd<TV>
     {
@@ -141,7 +141,7 @@ public static unsafe class NormKernels
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Simd.KernelCompilation)]
     private static void RmsNormRows<TV>(float* x, float* gamma, float* y, float* rrms, long first, long end, int n, float eps, bool stream)
         where TV : unmanaged, ISimd<TV>
     {
@@ -166,7 +166,7 @@ public static unsafe class NormKernels
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Simd.KernelCompilation)]
     private static void BackwardRows<TV>(float* dy, float* x, float* gamma, float* mean, float* rstd, float* dx, float* accGamma, float* accBeta,
         long first, long end, int n, bool stream) where TV : unmanaged, ISimd<TV>
     {

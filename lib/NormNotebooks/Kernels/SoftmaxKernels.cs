@@ -75,7 +75,7 @@ public static unsafe class SoftmaxKernels
             ExpRun<V256>(x, y, n);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Simd.KernelCompilation)]
     private static void ExpRun<TV>(float* x, float* y, int n) where TV : unmanaged, ISimd<TV>
     {
         var i = 0;
@@ -85,21 +85,21 @@ public static unsafe class SoftmaxKernels
             y[i] = ExpScalar(x[i]);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Simd.KernelCompilation)]
     private static void ThreePassRecomputeRows<TV>(float* x, float* y, long first, long end, int n, bool stream) where TV : unmanaged, ISimd<TV>
     {
         for (var row = first; row < end; row++)
             ThreePassRecompute<TV>(x + row * n, y + row * n, n, stream);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Simd.KernelCompilation)]
     private static void ThreePassReloadRows<TV>(float* x, float* y, long first, long end, int n) where TV : unmanaged, ISimd<TV>
     {
         for (var row = first; row < end; row++)
             ThreePassReload<TV>(x + row * n, y + row * n, n);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Simd.KernelCompilation)]
     private static void TwoPassRows<TV>(float* x, float* y, long first, long end, int n, bool stream) where TV : unmanaged, ISimd<TV>
     {
         for (var row = first; row < end; row++)
