@@ -145,6 +145,33 @@ public static class Benchmarks
         return 8.0 * floats / (t.MedianMs * 1e-3) / 1e9;
     }
 
+    /// <summary>GB/s (bytes read + written) of <c>Buffer.MemoryCopy</c> between two 64-byte-aligned native buffers of
+    /// <paramref name="floats"/> float32 values on the calling thread, repeated within each timed run until at least 2²² floats are
+    /// copied, so that small sizes measure the cache, not the cost of a call: the one-thread roofline at that size.</summary>
+    public static unsafe double MemoryCopyBandwidth(long floats, TimeSpan budget)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(floats);
+        var bytes = floats * sizeof(float);
+        var source = (float*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        var target = (float*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        try
+        {
+            NativeMemory.Fill(source, (nuint)bytes, 0x3F);
+            var repeats = (int)Math.Max(1, (1L << 22) / floats);
+            var timing = Measure.Run("memory copy", () =>
+            {
+                for (var k = 0; k < repeats; k++)
+                    Buffer.MemoryCopy(source, target, bytes, bytes);
+            }, budget);
+            return 2.0 * bytes * repeats / (timing.MedianMs * 1e-3) / 1e9;
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(source);
+            NativeMemory.AlignedFree(target);
+        }
+    }
+
     /// <summary>Fused LayerNorm and RMSNorm against libtorch's <c>layer_norm</c>, forward (no autograd) and forward+backward (autograd,
     /// as training runs them), on [<paramref name="rows"/>, <paramref name="n"/>]; RMSNorm composed of torch ops for reference, and
     /// fused RMSNorm compared with fused LayerNorm.</summary>
@@ -247,28 +274,53 @@ public static class Benchmarks
         // The second shape: 4 rows of up to 2^23 floats (32 MB each, beyond L2 and, together, L3), scaled down with small sizes.
         foreach (var (r, c) in new[] { (rows, n), (4L, Math.Clamp(rows * n * 2, 4096L, 1L << 23)) })
         {
-            using var scope = NewDisposeScope();
-            var x = randn(r, c) * 3;
-            var y = empty(r, c);
-            var cases = Measure.Interleaved(
-            [
-                ("torch.softmax", () => { using var s = NewDisposeScope(); x.softmax(-1); }),
-                ("three-pass recompute", () => FusedSoftmax.Softmax(x, SoftmaxAlgorithm.ThreePassRecompute, y)),
-                ("three-pass reload", () => FusedSoftmax.Softmax(x, SoftmaxAlgorithm.ThreePassReload, y)),
-                ("two-pass", () => FusedSoftmax.Softmax(x, SoftmaxAlgorithm.TwoPass, y)),
-            ], budget * 4, minRounds: 2 * Blocks);
-            var where = c * 4 > 4L << 20 ? "rows out of cache" : "rows in cache";
-            var elements = 4.0 * r * c;
-            var traffic = new Dictionary<string, double> { ["three-pass recompute"] = 4 * elements, ["three-pass reload"] = 5 * elements, ["two-pass"] = 3 * elements };
-            var shape = $"[{r}, {c}] float32 ({where})";
-            results.AddRange(Cases("softmax", shape, cases, 2 * elements, 0, copy).Select(k => k with { TrafficBytes = traffic.GetValueOrDefault(k.Name) }));
-            comparisons.Add(Compare("softmax", shape, cases[3], cases[2]));
+            var cases = SoftmaxAt(r, c, budget * 4, copy);
+            results.AddRange(cases);
+            comparisons.Add(Compare("softmax", cases[0].Shape, cases[3].Timing, cases[2].Timing));
         }
         results.Add(ExpCeiling(budget, copy));
         return (results, comparisons);
     }
 
-    private static unsafe BenchCase ExpCeiling(TimeSpan budget, double copy)
+    /// <summary>The softmax cases at one shape [<paramref name="rows"/>, <paramref name="n"/>] of N(0, 9) floats, interleaved for
+    /// <paramref name="budget"/> (at least 2·<see cref="Blocks"/> rounds), in this order: torch.softmax (the baseline), three-pass
+    /// recompute, three-pass reload, two-pass. Bytes count one read and one write of the data; TrafficBytes what each algorithm
+    /// moves (4, 5 and 3 times the data). The kernels run on <see cref="SoftmaxKernels.Threads"/> threads, libtorch on its own.
+    /// With <paramref name="repeats"/> &gt; 1 every timed run calls each action that many times on the same data (small sizes then
+    /// measure the cache, not the cost of a call) and Bytes and TrafficBytes count every call. With <paramref name="direct"/> the
+    /// three algorithms are called through <see cref="SoftmaxKernels.Softmax"/> on the tensors' memory, without
+    /// <see cref="FusedSoftmax"/>'s checks of the tensors (a few µs a call, which dominate rows of a few thousand floats).</summary>
+    public static unsafe IReadOnlyList<BenchCase> SoftmaxAt(long rows, long n, TimeSpan budget, double copy, int repeats = 1, bool direct = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(repeats);
+        using var scope = NewDisposeScope();
+        var x = randn(rows, n) * 3;
+        var y = empty(rows, n);
+        var px = TensorMemory.Float32(x);
+        var py = TensorMemory.Float32(y);
+        Action Repeated(Action action) => () => { for (var k = 0; k < repeats; k++) action(); };
+        Action Kernel(SoftmaxAlgorithm algorithm) => direct
+            ? Repeated(() => SoftmaxKernels.Softmax(px, py, rows, (int)n, algorithm))
+            : Repeated(() => FusedSoftmax.Softmax(x, algorithm, y));
+        var timings = Measure.Interleaved(
+        [
+            ("torch.softmax", Repeated(() => { using var s = NewDisposeScope(); x.softmax(-1); })),
+            ("three-pass recompute", Kernel(SoftmaxAlgorithm.ThreePassRecompute)),
+            ("three-pass reload", Kernel(SoftmaxAlgorithm.ThreePassReload)),
+            ("two-pass", Kernel(SoftmaxAlgorithm.TwoPass)),
+        ], budget, minRounds: 2 * Blocks);
+        var where = n * 4 > 4L << 20 ? "rows out of cache" : "rows in cache";
+        var elements = 4.0 * rows * n * repeats;
+        var traffic = new Dictionary<string, double> { ["three-pass recompute"] = 4 * elements, ["three-pass reload"] = 5 * elements, ["two-pass"] = 3 * elements };
+        return Cases("softmax", $"[{rows}, {n}] float32 ({where}){(repeats > 1 ? $" × {repeats} calls" : "")}", timings, 2 * elements, 0, copy)
+            .Select(k => k with { TrafficBytes = traffic.GetValueOrDefault(k.Name) }).ToList();
+    }
+
+    /// <summary>The compute ceiling of the softmax kernels: their exp on one thread over 4,096 floats in L1, 64 times per run
+    /// (the GFlops column counts exponentials: G exp/s).</summary>
+    public static unsafe BenchCase ExpCeiling(TimeSpan budget, double copy)
     {
         const int n = 4096;      // 16 KiB in, 16 KiB out: both in L1
         using var scope = NewDisposeScope();

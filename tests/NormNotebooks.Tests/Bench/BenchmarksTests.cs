@@ -31,6 +31,33 @@ public sealed class BenchmarksTests
     }
 
     [Fact]
+    public void SoftmaxSuite_TimesTheThreeAlgorithmsAgainstTorch_WithTheirTraffic_AtEachShape()
+    {
+        var cases = Benchmarks.SoftmaxAt(3, 100, TimeSpan.Zero, copy: 10);
+        Assert.Equal(["torch.softmax", "three-pass recompute", "three-pass reload", "two-pass"], cases.Select(c => c.Name));
+        Assert.All(cases, c => Assert.Equal(2 * Benchmarks.Blocks, c.Timing.Runs));
+        Assert.All(cases, c => Assert.Equal(2 * 4.0 * 300, c.Bytes));
+        Assert.Equal([0, 4 * 4.0 * 300, 5 * 4.0 * 300, 3 * 4.0 * 300], cases.Select(c => c.TrafficBytes));
+        Assert.Equal("[3, 100] float32 (rows in cache)", cases[0].Shape);
+        var repeated = Benchmarks.SoftmaxAt(3, 100, TimeSpan.Zero, copy: 10, repeats: 5);
+        Assert.Equal(5 * 2 * 4.0 * 300, repeated[1].Bytes);
+        Assert.Equal(5 * 4 * 4.0 * 300, repeated[1].TrafficBytes);
+        Assert.EndsWith("× 5 calls", repeated[0].Shape);
+        Assert.Equal(4, Benchmarks.SoftmaxAt(2, 50, TimeSpan.Zero, copy: 10, direct: true).Count);
+        var (suite, comparisons) = Benchmarks.Softmax(2, 64, TimeSpan.Zero, copy: 10);
+        Assert.Equal(9, suite.Count);                                    // two shapes of four, and the exp ceiling
+        Assert.Equal(["two-pass", "two-pass"], comparisons.Select(c => c.Case));
+        Assert.Equal(["three-pass reload", "three-pass reload"], comparisons.Select(c => c.Over));
+    }
+
+    [Fact]
+    public void MemoryCopyBandwidth_IsPositiveAndFinite_AtAnySize_AndRejectsNone()
+    {
+        Assert.All(new long[] { 1, 1000, 1 << 20 }, floats => Assert.True(Benchmarks.MemoryCopyBandwidth(floats, TimeSpan.Zero) is > 0 and < double.PositiveInfinity));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Benchmarks.MemoryCopyBandwidth(0, TimeSpan.Zero));
+    }
+
+    [Fact]
     public void StepSuite_TrainsTheSameModelWithEachNormImplementation()
     {
         var (cases, comparisons) = Benchmarks.Step(new StepShape(Width: 32, Depth: 1, Heads: 2, Context: 8, Batch: 2, GruHidden: 16, GruContext: 4, GruBatch: 2), TimeSpan.Zero);
