@@ -18,6 +18,10 @@ public enum ClaimRule
 
     /// <summary>An identity that holds to rounding: max |Δ| within a tolerance, in quick and full mode.</summary>
     Exact,
+
+    /// <summary>The method is no worse than the baseline ("matches or outperforms"): the interval's lower end lies above −margin
+    /// (a one-sided equivalence; the effect is signed so that larger is better).</summary>
+    NonInferiority,
 }
 
 /// <summary>A claim as declared before its experiment: the only place its rule, direction and threshold live.</summary>
@@ -29,7 +33,7 @@ public enum ClaimRule
 /// <param name="Paper">The paper's number in its own unit, with its table or figure.</param>
 /// <param name="PaperEffect">Effect rule: the paper's effect converted to our unit (a difference, or a ratio when <paramref name="Ratio"/>);
 /// its sign (a ratio's side of 1) is the paper's direction.</param>
-/// <param name="Margin">Equivalence rule: the margin (a difference, or a factor &gt; 1 when <paramref name="Ratio"/>).</param>
+/// <param name="Margin">Equivalence and non-inferiority rules: the margin (a difference, or a factor &gt; 1 when <paramref name="Ratio"/>).</param>
 /// <param name="Tolerance">Exact rule: the largest max |Δ| that still counts as equal.</param>
 /// <param name="Ratio">The effect is a ratio method/baseline, judged on the log scale.</param>
 /// <param name="Conversion">How the paper's number became ours (or why none could, and which smallest effect of interest stands in).</param>
@@ -44,7 +48,8 @@ public sealed record ClaimOutcome(ClaimDeclaration Declaration, Verdict Verdict,
 /// its experiment; after the run it hands the register the paired samples, and the verdict follows from a t confidence interval:
 /// an effect claim is <b>held</b> when the interval excludes 0 in the paper's direction, <b>not reproduced</b> when it lies entirely
 /// on the other side of the paper's effect (smaller, or of the opposite sign), <b>inconclusive</b> otherwise; an equivalence claim is
-/// held when the interval lies inside ±margin and not reproduced when it lies outside it. Fewer than <see cref="MinimumSamples"/>
+/// held when the interval lies inside ±margin and not reproduced when it lies outside it; a non-inferiority claim ("matches or
+/// outperforms") is held when the interval lies above −margin and not reproduced when it lies below it. Fewer than <see cref="MinimumSamples"/>
 /// samples, or a model outside the regime where the claim can show, give inconclusive. Quick mode reports statistical claims without
 /// judging them; exact identities are judged in both modes and <see cref="Check"/> throws when one fails.
 /// </summary>
@@ -93,6 +98,17 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
         if (ratio ? !(margin > 1) : !(margin > 0))
             throw new ArgumentOutOfRangeException(nameof(margin), margin, $"Claim '{id}': the margin must be {(ratio ? "a factor above 1" : "positive")}.");
         return Add(new ClaimDeclaration(id, statement, ClaimRule.Equivalence, metric, unit, paper, Margin: margin, Ratio: ratio, Conversion: conversion));
+    }
+
+    /// <summary>Declares that the method is no worse than the baseline by more than <paramref name="margin"/> ("matches or outperforms"):
+    /// held when the whole interval of method − baseline lies above −margin (above 1/margin for a ratio), not reproduced when it lies
+    /// below. Sign the metric so that larger is better.</summary>
+    public ClaimsRegister DeclareNonInferiority(string id, string statement, string metric, string unit, double margin, string paper,
+        string? conversion = null, bool ratio = false)
+    {
+        if (ratio ? !(margin > 1) : !(margin > 0))
+            throw new ArgumentOutOfRangeException(nameof(margin), margin, $"Claim '{id}': the margin must be {(ratio ? "a factor above 1" : "positive")}.");
+        return Add(new ClaimDeclaration(id, statement, ClaimRule.NonInferiority, metric, unit, paper, Margin: margin, Ratio: ratio, Conversion: conversion));
     }
 
     /// <summary>Declares an identity: max |Δ| ≤ <paramref name="tolerance"/>.</summary>
@@ -270,6 +286,13 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
                 return (Verdict.Held, "interval inside the margin");
             return lower >= margin || upper <= -margin ? (Verdict.NotReproduced, "interval outside the margin") : (Verdict.Inconclusive, "interval crosses the margin");
         }
+        if (d.Rule == ClaimRule.NonInferiority)
+        {
+            var margin = d.Ratio ? Math.Log(d.Margin!.Value) : d.Margin!.Value;
+            if (lower > -margin)
+                return (Verdict.Held, lower > 0 ? "interval above −margin, and above 0" : "interval above −margin");
+            return upper <= -margin ? (Verdict.NotReproduced, "interval below −margin") : (Verdict.Inconclusive, "interval crosses −margin");
+        }
         var paper = d.Ratio ? Math.Log(d.PaperEffect!.Value) : d.PaperEffect!.Value;
         var sign = Math.Sign(paper);
         var (near, far) = sign > 0 ? (lower, upper) : (-upper, -lower);          // in the paper's direction: near ≤ far
@@ -277,14 +300,16 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
         if (near > 0)
             return (Verdict.Held, far < magnitude ? "in the paper's direction, smaller than its effect" : "in the paper's direction");
         if (far < 0)
-            return (Verdict.NotReproduced, "opposite sign");
-        return far < magnitude ? (Verdict.NotReproduced, "interval excludes the paper's effect") : (Verdict.Inconclusive, "interval spans 0 and the paper's effect");
+            return (Verdict.NotReproduced, d.Ratio ? "on the other side of 1" : "opposite sign");
+        return far < magnitude ? (Verdict.NotReproduced, "interval excludes the paper's effect")
+            : (Verdict.Inconclusive, $"interval spans {(d.Ratio ? 1 : 0)} and the paper's effect");
     }
 
     private static string RuleText(ClaimDeclaration d) => d.Rule switch
     {
         ClaimRule.Exact => $"exact: max |Δ| ≤ {d.Tolerance:0.0e+0}",
         ClaimRule.Equivalence => d.Ratio ? $"equivalence: ratio within ×/÷{d.Margin:0.###}" : $"equivalence: |effect| < {d.Margin:0.####} {d.Unit}",
+        ClaimRule.NonInferiority => d.Ratio ? $"non-inferiority: ratio above ÷{d.Margin:0.###}" : $"non-inferiority: effect > −{d.Margin:0.####} {d.Unit}",
         _ => d.Ratio ? $"effect: ratio on the side of {d.PaperEffect:0.###}× (paper), interval excludes 1" : $"effect: sign of {d.PaperEffect:+0.####;−0.####} {d.Unit} (paper), interval excludes 0",
     };
 

@@ -41,6 +41,29 @@ public sealed class ClaimsRegisterTests
     public void EquivalenceRule_ComparesTheIntervalWithTheMargin(double[] differences, Verdict expected) =>
         Assert.Equal(expected, Declared().Judge("same", differences).Verdict);
 
+    [Theory]
+    [InlineData(new[] { 0.5, 1.5, 1.0 }, Verdict.Held)]                 // better than the baseline: held (no upper bound)
+    [InlineData(new[] { -0.2, 0.1, -0.05 }, Verdict.Held)]              // within the margin below 0
+    [InlineData(new[] { -2.0, -1.6, -1.8 }, Verdict.NotReproduced)]     // the whole interval below −margin
+    [InlineData(new[] { -1.5, 0.5, -0.5 }, Verdict.Inconclusive)]       // crosses −margin
+    public void NonInferiorityRule_HoldsAboveMinusTheMargin_WhateverTheUpperEnd(double[] differences, Verdict expected) =>
+        Assert.Equal(expected, new ClaimsRegister(false)
+            .DeclareNonInferiority("no-worse", "matches or outperforms", "accuracy, method − baseline", "points", 1.0, "abstract")
+            .Judge("no-worse", differences).Verdict);
+
+    [Fact]
+    public void NonInferiority_OnRatios_UsesTheLogScale_AndStatesItsRule()
+    {
+        var register = new ClaimsRegister(false)
+            .DeclareNonInferiority("ratio", "no slower", "throughput, method / baseline", "×", 1.1, "§5", ratio: true);
+        Assert.Equal(Verdict.Held, register.Judge("ratio", [0.97, 1.0, 0.99]).Verdict);              // above 1/1.1 = 0.909
+        Assert.Equal(Verdict.NotReproduced, register.Judge("ratio", [0.80, 0.82, 0.81]).Verdict);
+        Assert.Contains("non-inferiority: ratio above", register.DeclarationsHtml());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ClaimsRegister(false).DeclareNonInferiority("x", "s", "m", "×", 0.9, "p", ratio: true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ClaimsRegister(false).DeclareNonInferiority("x", "s", "m", "points", 0, "p"));
+        Assert.Contains("\"rule\":\"non-inferiority\"", register.ToJson());
+    }
+
     [Fact]
     public void RatioClaims_AreJudgedOnTheLogScale_AndReportedAsRatios()
     {
@@ -49,6 +72,9 @@ public sealed class ClaimsRegisterTests
         Assert.Equal(Math.Exp((Math.Log(0.8) + Math.Log(0.9) + Math.Log(0.85)) / 3), outcome.Estimate!.Value, Tolerances.ClosedFormDecimals);
         Assert.Equal(Verdict.Held, outcome.Verdict);
         Assert.Equal(Verdict.NotReproduced, Declared().Judge("faster", [1.10, 1.12, 1.11]).Verdict);
+        Assert.Equal("on the other side of 1", Declared().Judge("faster", [1.10, 1.12, 1.11]).Note);
+        Assert.Equal("interval spans 1 and the paper's effect", Declared().Judge("faster", [0.7, 1.2, 0.95]).Note);
+        Assert.Equal("interval spans 0 and the paper's effect", Declared().Judge("lower", [-0.100, 0.050, -0.020]).Note);
         Assert.Contains("×", ClaimsRegister.Measured(outcome));
     }
 
