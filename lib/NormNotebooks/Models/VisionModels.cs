@@ -116,6 +116,7 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "features")] private Sequential _features;
     [ComponentName(Name = "head")] private Linear _head;
+    private readonly int[] _blockEnds;
 
     /// <summary>A CNN over [N, 1, H, W] images: one conv3×3 block per width, 2×2 max-pooling between blocks.</summary>
     /// <param name="classes">Number of output logits (10).</param>
@@ -124,14 +125,16 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
     /// <param name="weightStandardization">Use <see cref="WeightStandardizedConv2d"/> for every convolution.</param>
     /// <param name="widths">Channels per block ([32, 64, 128]).</param>
     /// <param name="groups">Groups of the group-wise norms (GroupNorm, EvoNorm-S0); null: each norm's default.</param>
+    /// <param name="virtualBatchSize">Ghost BatchNorm's ghost-batch size; null: the layer's default (128).</param>
     public SmallCnn(int classes = 10, string norm = "batchnorm", string activation = "relu", bool weightStandardization = false, int[]? widths = null,
-        long? groups = null)
+        long? groups = null, long? virtualBatchSize = null)
         : base(nameof(SmallCnn))
     {
         widths ??= [32, 64, 128];
-        var options = new NormOptions { Layout = NormLayout.ChannelsFirst, Groups = groups };
+        var options = new NormOptions { Layout = NormLayout.ChannelsFirst, Groups = groups, VirtualBatchSize = virtualBatchSize };
         var normActivation = norm.StartsWith("evonorm", StringComparison.Ordinal);
         var modules = new List<(string, nn.Module<Tensor, Tensor>)>();
+        var blockEnds = new List<int>();
         long previous = 1;
         for (var i = 0; i < widths.Length; i++)
         {
@@ -142,11 +145,13 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
                 modules.Add(($"norm{i}", NormFactory.Create(norm, widths[i], options)));
             if (!normActivation)
                 modules.Add(($"act{i}", Activations.Create(activation)));
+            blockEnds.Add(modules.Count);
             if (i < widths.Length - 1)
                 modules.Add(($"pool{i}", nn.MaxPool2d(2)));
             previous = widths[i];
         }
         modules.Add(("gap", nn.AdaptiveAvgPool2d(1)));
+        _blockEnds = [.. blockEnds];
         _features = nn.Sequential(modules);
         _head = nn.Linear(previous, classes);
         RegisterComponents();
@@ -159,6 +164,24 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"SmallCnn: expected images [N, 1, H, W], got [{string.Join(", ", x.shape)}].", nameof(x));
         using var scope = NewDisposeScope();
         return _head.forward(_features.forward(x).flatten(1)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Each block's output [N, C_i, H_i, W_i] after its norm and activation, before pooling, for images [N, 1, H, W] in the
+    /// model's current mode (BatchNorm in training mode uses, and updates, batch statistics); the head is not run.</summary>
+    public IReadOnlyList<Tensor> BlockOutputs(Tensor x)
+    {
+        if (x.dim() != 4 || x.shape[1] != 1)
+            throw new ArgumentException($"SmallCnn: expected images [N, 1, H, W], got [{string.Join(", ", x.shape)}].", nameof(x));
+        var outputs = new List<Tensor>(_blockEnds.Length);
+        var h = x;
+        var index = 0;
+        foreach (var end in _blockEnds)
+        {
+            for (; index < end; index++)
+                h = ((nn.Module<Tensor, Tensor>)_features[index]).forward(h);
+            outputs.Add(h);
+        }
+        return outputs;
     }
 }
 

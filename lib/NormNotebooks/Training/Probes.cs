@@ -34,6 +34,25 @@ public sealed record LayerMoments(double[] Mean, double[] Variance, double[] Tot
 public sealed record BatchStatisticsFluctuation(string Layer, double MeanDistance, double SecondMomentDistance, double RelativeMeanDistance,
     double RelativeSecondMomentDistance);
 
+/// <summary>The loss landscape along the negative gradient at one point (Santurkar et al. 2018, §3.1): the loss and gradient there, and
+/// at each step η of a probe line w − η·∇L(w).</summary>
+/// <param name="Loss">L(w) on the probe batch.</param>
+/// <param name="GradientNorm">‖∇L(w)‖ over every trainable parameter.</param>
+/// <param name="Steps">The step sizes η probed.</param>
+/// <param name="Losses">L(w − η∇L(w)) per step.</param>
+/// <param name="GradientChanges">‖∇L(w − η∇L(w)) − ∇L(w)‖ per step.</param>
+public sealed record LossLandscape(double Loss, double GradientNorm, double[] Steps, double[] Losses, double[] GradientChanges)
+{
+    /// <summary>Variation of the loss along the line: max − min over L(w) and every L(w − η∇L).</summary>
+    public double LossRange => Losses.Append(Loss).Max() - Losses.Append(Loss).Min();
+
+    /// <summary>Largest change of the gradient along the line ("gradient predictiveness", smaller is more predictive).</summary>
+    public double GradientChange => GradientChanges.Max();
+
+    /// <summary>"Effective β-smoothness": max over η of ‖∇L(w − η∇L) − ∇L(w)‖ / (η‖∇L(w)‖), the gradient's Lipschitz constant along the line.</summary>
+    public double EffectiveSmoothness => GradientNorm == 0 ? 0 : Steps.Select((step, k) => GradientChanges[k] / (step * GradientNorm)).Max();
+}
+
 /// <summary>
 /// Measurements that read a model without changing its math: per-block gradient norms, residual-stream statistics and angular
 /// distances, single-block removal, attention entropy, batch-statistics fluctuation, effective learning rates of scale-invariant weights.
@@ -157,6 +176,92 @@ public static class Probes
         {
             foreach (var (buffer, copy) in saved)
                 buffer.copy_(copy);
+            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>
+    /// The loss landscape along the negative gradient (Santurkar et al. 2018, "How does batch normalization help optimization?",
+    /// §3.1): at the current weights w, the cross-entropy L and its gradient g on a fixed labelled batch, then L and ∇L at w − η·g for
+    /// each η in <paramref name="steps"/> — the points an SGD step of size η would reach. Forward passes run in training mode, as the
+    /// optimizer sees the model. Gradients come from <c>autograd.grad</c>, so the parameters' <c>.grad</c> (the trainer's) are left
+    /// alone; parameters, buffers (running statistics) and mode are restored exactly afterwards.
+    /// </summary>
+    public static LossLandscape LossLandscape(nn.Module<Tensor, Tensor> model, LabelledTensors batch, IReadOnlyList<double> steps)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(steps);
+        if (steps.Count == 0 || steps.Any(step => !(step > 0) || !double.IsFinite(step)))
+            throw new ArgumentException($"LossLandscape: the steps must be positive and finite, got [{string.Join(", ", steps)}].", nameof(steps));
+        using var scope = NewDisposeScope();
+        var wasTraining = model.training;
+        var buffers = model.named_buffers().Select(b => (b.buffer, Copy: b.buffer.detach().clone())).ToList();
+        var parameters = model.parameters().Where(p => p.requires_grad).Cast<Tensor>().ToList();
+        var originals = parameters.Select(p => p.detach().clone()).ToList();
+        (double Loss, Tensor[] Gradient) LossAndGradient()
+        {
+            var loss = nn.functional.cross_entropy(model.forward(batch.Images), batch.Labels);
+            var gradient = autograd.grad([loss], parameters).Select(g => g.detach().to(float64)).ToArray();
+            using (no_grad())
+                foreach (var (buffer, copy) in buffers)
+                    buffer.copy_(copy);
+            return (loss.ToDouble(), gradient);
+        }
+        static double Norm(IEnumerable<Tensor> parts) => Math.Sqrt(parts.Sum(t => t.square().sum().ToDouble()));
+        try
+        {
+            model.train();
+            var (loss, gradient) = LossAndGradient();
+            var losses = new double[steps.Count];
+            var changes = new double[steps.Count];
+            for (var k = 0; k < steps.Count; k++)
+            {
+                using (no_grad())
+                    for (var i = 0; i < parameters.Count; i++)
+                        parameters[i].copy_(originals[i] - (steps[k] * gradient[i]).to(originals[i].dtype));
+                var (moved, movedGradient) = LossAndGradient();
+                losses[k] = moved;
+                changes[k] = Norm(movedGradient.Zip(gradient, (a, b) => a - b));
+            }
+            return new LossLandscape(loss, Norm(gradient), [.. steps], losses, changes);
+        }
+        finally
+        {
+            using (no_grad())
+            {
+                for (var i = 0; i < parameters.Count; i++)
+                    parameters[i].copy_(originals[i]);
+                foreach (var (buffer, copy) in buffers)
+                    buffer.copy_(copy);
+            }
+            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>
+    /// Per block of <paramref name="model"/>, the fraction of channels that are (nearly) never active after the block's norm and
+    /// activation: a channel counts as dead when its output is positive at no more than <paramref name="activeFraction"/> of the
+    /// (image, position) pairs of <paramref name="images"/>. Deactivated channels are the "elimination singularities" that Qiao et
+    /// al. (2019) name as what channel-only normalisers such as GroupNorm are prone to. Runs in evaluation mode, without gradients,
+    /// and restores the mode.
+    /// </summary>
+    public static double[] DeadChannels(SmallCnn model, Tensor images, double activeFraction = 0)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfNegative(activeFraction);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var wasTraining = model.training;
+        try
+        {
+            model.eval();
+            return model.BlockOutputs(images)
+                .Select(h => (h > 0).to(float64).mean([0L, 2L, 3L]).le(activeFraction).to(float64).mean().ToDouble())
+                .ToArray();
+        }
+        finally
+        {
             model.train(wasTraining);
         }
     }
@@ -339,6 +444,34 @@ public sealed class TrainingProbe(string name, Func<ProbeContext, IEnumerable<(s
     /// <summary>Series "train-loss": <see cref="Probes.TrainingModeLoss"/> on a fixed labelled set.</summary>
     public static TrainingProbe TrainingModeLoss(LabelledTensors data, int batchSize) => new("train-loss", c =>
         [("train-loss", [Probes.TrainingModeLoss((nn.Module<Tensor, Tensor>)c.Model, data, batchSize)])]);
+
+    /// <summary>Series "weight-distance": ‖w_t − w_0‖ over every trainable parameter of <paramref name="model"/> (in float64), w_0 being the
+    /// weights when the probe is made (Hoffer et al. 2017, §4: it grows logarithmically with the number of updates). Read after the
+    /// backward pass of 0-based step t, it sees the weights after t updates.</summary>
+    public static TrainingProbe WeightDistance(nn.Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var initial = model.parameters().Where(p => p.requires_grad).Select(p => p.detach().to(float64).clone().DetachFromDisposeScope()).ToList();
+        return new("weight-distance", c =>
+        {
+            if (!ReferenceEquals(c.Model, model))
+                throw new InvalidOperationException("WeightDistance: the probe was made for another model.");
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var current = model.parameters().Where(p => p.requires_grad).ToList();
+            var squared = current.Zip(initial, (p, w0) => (p.detach().to(float64) - w0).square().sum().ToDouble()).Sum();
+            return [("weight-distance", [Math.Sqrt(squared)])];
+        });
+    }
+
+    /// <summary>Series "landscape-loss-range", "landscape-gradient-change" and "landscape-effective-smoothness": <see cref="Probes.LossLandscape"/>
+    /// on a fixed labelled batch at step sizes <paramref name="steps"/> (fixed, so readings at different points of a schedule compare).</summary>
+    public static TrainingProbe LossLandscape(LabelledTensors batch, IReadOnlyList<double> steps) => new("landscape", c =>
+    {
+        var landscape = Probes.LossLandscape((nn.Module<Tensor, Tensor>)c.Model, batch, steps);
+        return [("landscape-loss-range", [landscape.LossRange]), ("landscape-gradient-change", [landscape.GradientChange]),
+            ("landscape-effective-smoothness", [landscape.EffectiveSmoothness])];
+    });
 
     private static CharTransformer Transformer(ProbeContext context) => context.Model as CharTransformer
         ?? throw new InvalidOperationException($"This probe reads a CharTransformer, not a {context.Model.GetType().Name}.");

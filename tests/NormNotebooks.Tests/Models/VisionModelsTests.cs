@@ -160,7 +160,7 @@ public sealed class VisionModelsTests
     }
 
     [Fact]
-    public void SmallCnn_PassesItsGroupsToTheGroupWiseNorms()
+    public void SmallCnn_PassesItsGroupsAndGhostBatchSizeToTheNorms()
     {
         using var scope = NewDisposeScope();
         var gn = new SmallCnn(norm: "groupnorm", widths: [16, 32], groups: 4);
@@ -169,6 +169,25 @@ public sealed class VisionModelsTests
         Assert.All(s0.modules().OfType<EvoNormS0>(), g => Assert.Equal(4, g.Groups));
         Assert.Equal(2, s0.modules().OfType<EvoNormS0>().Count());
         Assert.Equal(16, new SmallCnn(norm: "evonorm-s0", widths: [16, 32]).modules().OfType<EvoNormS0>().First().Groups);   // official rule: 32 → 16 for 16 channels
+        var ghost = new SmallCnn(norm: "ghost-batchnorm", widths: [16, 32], virtualBatchSize: 8);
+        Assert.Equal(2, ghost.modules().OfType<GhostBatchNorm>().Count());
+        Assert.All(ghost.modules().OfType<GhostBatchNorm>(), g => Assert.Equal(8, g.VirtualBatchSize));
+        Assert.All(new SmallCnn(norm: "ghost-batchnorm", widths: [16]).modules().OfType<GhostBatchNorm>(), g => Assert.Equal(128, g.VirtualBatchSize));
+    }
+
+    [Fact]
+    public void SmallCnn_BlockOutputs_AreEachBlocksActivation_AndLeadToTheLogits()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(8);
+        var model = new SmallCnn(norm: "groupnorm", widths: [8, 16, 16], groups: 4);
+        model.eval();
+        var x = randn(3, 1, 28, 28);
+        var blocks = model.BlockOutputs(x);
+        Assert.Equal([new long[] { 3, 8, 28, 28 }, [3, 16, 14, 14], [3, 16, 7, 7]], blocks.Select(b => b.shape).ToArray());
+        Assert.All(blocks, b => Assert.True(b.min().item<float>() >= 0));          // after the ReLU
+        var head = (nn.Module<Tensor, Tensor>)model.named_children().Single(c => c.name == "head").module;
+        Assert.True(head.forward(blocks[^1].mean([2L, 3L])).allclose(model.forward(x), rtol: 0, atol: 1e-6));
+        Assert.Throws<ArgumentException>(() => model.BlockOutputs(randn(3, 28, 28)));
     }
 }
-

@@ -202,4 +202,107 @@ public sealed class ProbesTests
         var evaluated = ClassificationTrainer.Evaluate(mlp, data).Loss;   // running statistics instead: a different number
         Assert.NotEqual(Math.Round(evaluated, 3), Math.Round(loss, 3));
     }
+
+    [Fact]
+    public void LossLandscape_EvaluatesTheLineAlongTheGradient_AndRestoresParametersGradientsBuffersAndMode()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        var mlp = new Mlp(6, 3, width: 5, depth: 2, norm: "batchnorm");
+        mlp.to(float64);
+        var batch = new LabelledTensors(randn(16, 6, dtype: float64), randint(0, 3, 16));
+        mlp.eval();
+        var parameters = mlp.parameters().ToList();
+        nn.functional.cross_entropy(mlp.forward(batch.Images), batch.Labels).backward();   // the trainer's gradients, to be left alone
+        var weights = parameters.Select(p => p.detach().clone()).ToList();
+        var grads = parameters.Select(p => p.grad!.clone()).ToList();
+        var buffers = mlp.named_buffers().Select(b => b.buffer.clone()).ToList();
+        double[] steps = [0.01, 0.1];
+
+        var landscape = Probes.LossLandscape(mlp, batch, steps);
+
+        Assert.False(mlp.training);
+        Assert.All(parameters.Zip(weights), p => Assert.True(p.First.detach().allclose(p.Second, rtol: 0, atol: 0)));
+        Assert.All(parameters.Zip(grads), p => Assert.True(p.First.grad!.allclose(p.Second, rtol: 0, atol: 0)));
+        Assert.All(mlp.named_buffers().Select(b => b.buffer).Zip(buffers), p => Assert.True(p.First.allclose(p.Second, rtol: 0, atol: 0)));
+        // The same line by hand: training mode, backward on a copy of the model's state.
+        mlp.train();
+        Tensor[] Gradient(out double loss)
+        {
+            foreach (var p in parameters) p.grad = null;
+            var l = nn.functional.cross_entropy(mlp.forward(batch.Images), batch.Labels);
+            l.backward();
+            loss = l.item<double>();
+            using (no_grad())
+                foreach (var (b, copy) in mlp.named_buffers().Select(b => b.buffer).Zip(buffers))
+                    b.copy_(copy);
+            return parameters.Select(p => p.grad!.clone()).ToArray();
+        }
+        var g = Gradient(out var loss0);
+        Assert.Equal(loss0, landscape.Loss, Tolerances.ClosedFormDecimals);
+        Assert.Equal(Math.Sqrt(g.Sum(t => t.square().sum().item<double>())), landscape.GradientNorm, Tolerances.ClosedFormDecimals);
+        for (var k = 0; k < steps.Length; k++)
+        {
+            using (no_grad())
+                for (var i = 0; i < parameters.Count; i++)
+                    parameters[i].copy_(weights[i] - steps[k] * g[i]);
+            var moved = Gradient(out var movedLoss);
+            Assert.Equal(movedLoss, landscape.Losses[k], Tolerances.ClosedFormDecimals);
+            Assert.Equal(Math.Sqrt(moved.Zip(g, (a, b) => (a - b).square().sum().item<double>()).Sum()), landscape.GradientChanges[k], Tolerances.ClosedFormDecimals);
+        }
+        Assert.Equal(landscape.Losses.Append(landscape.Loss).Max() - landscape.Losses.Append(landscape.Loss).Min(), landscape.LossRange, 15);
+        Assert.Equal(Math.Max(landscape.GradientChanges[0] / (0.01 * landscape.GradientNorm), landscape.GradientChanges[1] / (0.1 * landscape.GradientNorm)),
+            landscape.EffectiveSmoothness, 12);
+        Assert.Throws<ArgumentException>(() => Probes.LossLandscape(mlp, batch, [0.1, -1]));
+        Assert.Throws<ArgumentException>(() => Probes.LossLandscape(mlp, batch, []));
+    }
+
+    [Fact]
+    public void DeadChannels_CountsChannelsNeverPositive_PerBlock_InEvaluationMode()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var cnn = new SmallCnn(norm: "none", widths: [4, 8, 8]);
+        var images = randn(6, 1, 28, 28);
+        using (no_grad())
+        {
+            var convs = cnn.named_parameters().Where(p => p.name.Contains("conv")).ToDictionary(p => p.name, p => p.parameter);
+            TorchSharp.Modules.Parameter Find(int block, string kind) => convs.Single(p => p.Key.Contains($"conv{block}") && p.Key.EndsWith(kind, StringComparison.Ordinal)).Value;
+            Find(0, "bias").fill_(100);
+            Find(0, "bias")[1].fill_(-1e6);     // block 0: one channel of 4 never positive
+            Find(1, "weight").zero_();          // block 1: outputs are its biases: two channels of 8 negative
+            Find(1, "bias").fill_(1);
+            Find(1, "bias")[2].fill_(-1);
+            Find(1, "bias")[5].fill_(-1);
+        }
+        cnn.train();
+        var dead = Probes.DeadChannels(cnn, images);
+        Assert.True(cnn.training);
+        Assert.Equal(3, dead.Length);
+        Assert.Equal(0.25, dead[0], 15);
+        Assert.Equal(0.25, dead[1], 15);
+        // With a threshold of 100 % every channel counts.
+        Assert.All(Probes.DeadChannels(cnn, images, activeFraction: 1), fraction => Assert.Equal(1, fraction));
+    }
+
+    [Fact]
+    public void WeightDistance_IsTheNormOfTheChangeSinceTheProbeWasMade()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(6);
+        var mlp = new Mlp(5, 2, width: 4, depth: 1);
+        var probe = TrainingProbe.WeightDistance(mlp);
+        var context = new ProbeContext(mlp, 0, 0.1);
+        Assert.Equal(0, probe.Read(context).Single().Values.Single());
+        using (no_grad())
+        {
+            var parameters = mlp.parameters().ToList();
+            parameters[0][0, 0].add_(3);
+            parameters[^1][1].add_(-4);
+        }
+        var reading = probe.Read(context).Single();
+        Assert.Equal("weight-distance", reading.Series);
+        Assert.Equal(5, reading.Values.Single(), 5);
+        Assert.Throws<InvalidOperationException>(() => probe.Read(new ProbeContext(new Mlp(5, 2, width: 4, depth: 1), 0, 0.1)).ToList());
+    }
 }
