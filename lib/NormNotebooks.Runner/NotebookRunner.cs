@@ -241,6 +241,17 @@ public sealed class NotebookRunner(RunOptions options)
         return JsonSerializer.Serialize(value);   // a C#-compatible string literal for printable text
     }
 
+    /// <summary>The glibc tunable that gives every thread the process's main malloc arena: <paramref name="tunables"/> (the
+    /// colon-separated <c>GLIBC_TUNABLES</c>) with <c>glibc.malloc.arena_max=1</c> added, unless it sets arena_max already.
+    /// Cells run on threads other than the process's first; glibc gives those their own arenas, whose heaps hold at most 64 MiB,
+    /// so a larger tensor allocated there is mapped fresh and unmapped on free whatever the library's thresholds, and pays a
+    /// page fault per 4 KiB on every allocation (a 64 MiB torch.softmax output: 13 ms in one arena, 210 ms without, in notebook 22).
+    /// glibc reads tunables only at process start, hence here and not in the library.</summary>
+    public static string WithOneMallocArena(string? tunables) =>
+        string.IsNullOrEmpty(tunables) ? "glibc.malloc.arena_max=1"
+        : tunables.Split(':').Any(t => t.StartsWith("glibc.malloc.arena_max=", StringComparison.Ordinal)) ? tunables
+        : tunables + ":glibc.malloc.arena_max=1";
+
     private async Task<string?> RunHostAsync(HostRequest request, OutputCollector collector)
     {
         var start = new ProcessStartInfo("dotnet")
@@ -257,6 +268,8 @@ public sealed class NotebookRunner(RunOptions options)
             start.Environment["NORMNB_QUICK"] = "1";
         foreach (var (name, value) in options.Parameters)
             start.Environment[$"NORMNB_PARAM_{name.ToUpperInvariant()}"] = value;
+        if (Environment.GetEnvironmentVariable("NORMNB_MALLOC") != "system")
+            start.Environment["GLIBC_TUNABLES"] = WithOneMallocArena(Environment.GetEnvironmentVariable("GLIBC_TUNABLES"));
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the notebook process (dotnet).");
         await process.StandardInput.WriteAsync(JsonSerializer.Serialize(request, ProtocolJson.Options));

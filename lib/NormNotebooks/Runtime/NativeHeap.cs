@@ -13,6 +13,10 @@ namespace NormNotebooks.Runtime;
 /// At library start this raises both the mmap threshold and the trim threshold to 1 GiB (<c>mallopt</c>), so blocks up to 1 GiB are
 /// recycled; the cost is that the process keeps its peak heap (the free part is reused, not returned). <c>NORMNB_MALLOC=system</c>
 /// leaves glibc's defaults.
+/// The thresholds reach only blocks in glibc's main arena: other threads get arenas of their own, whose heaps hold at most
+/// 64 MiB, and a larger block allocated on such a thread (every notebook cell runs on one) is still mapped fresh each time. glibc
+/// reads the remedy, <c>GLIBC_TUNABLES=glibc.malloc.arena_max=1</c>, only at process start: <c>normnb run</c> starts notebook
+/// processes with it and <see cref="State"/> says whether this process has it.
 /// </summary>
 public static unsafe class NativeHeap
 {
@@ -39,8 +43,10 @@ public static unsafe class NativeHeap
         if (!OperatingSystem.IsLinux() || !NativeLibrary.TryLoad("libc.so.6", out var libc) || !NativeLibrary.TryGetExport(libc, "mallopt", out var export))
             return "system defaults (not glibc)";
         var mallopt = (delegate* unmanaged<int, int, int>)export;
-        return mallopt(MmapThreshold, Threshold) == 1 && mallopt(TrimThreshold, Threshold) == 1
-            ? $"glibc: freed blocks up to 1 GiB kept ({EnvironmentVariable}=system to undo)"
-            : "system defaults (glibc refused the thresholds)";
+        if (mallopt(MmapThreshold, Threshold) != 1 || mallopt(TrimThreshold, Threshold) != 1)
+            return "system defaults (glibc refused the thresholds)";
+        var oneArena = (Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "").Split(':').Contains("glibc.malloc.arena_max=1");
+        return $"glibc: freed blocks up to 1 GiB kept ({EnvironmentVariable}=system to undo); "
+            + (oneArena ? "one arena for all threads" : "per-thread arenas: blocks over 64 MiB allocated off the main thread are not kept (GLIBC_TUNABLES=glibc.malloc.arena_max=1 at start)");
     }
 }

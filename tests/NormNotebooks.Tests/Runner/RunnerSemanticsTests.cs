@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Text.Json.Nodes;
+using NormNotebooks.Runner;
 using NormNotebooks.Tests.Support;
 using static NormNotebooks.Tests.Support.NotebookScratch;
 
@@ -147,11 +148,23 @@ public sealed class RunnerSemanticsTests : IClassFixture<RunnerSemanticsTests.Ex
     }
 
     [Fact]
-    public void NullResult_IsShownAsNull_AndQuickModeIsVisible()
+    public void NullResult_IsShownAsNull_AndQuickModeAndOneMallocArenaAreVisible()
     {
         Assert.Equal("<null>", Text(Single(Out("c-null"), 0, "execute_result")["data"]!["text/plain"]));
-        Assert.Equal("1\n", Text(Single(Out("c-quick"), 0, "stream")["text"]));
+        var tunables = Environment.GetEnvironmentVariable("NORMNB_MALLOC") == "system"
+            ? Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? ""
+            : NotebookRunner.WithOneMallocArena(Environment.GetEnvironmentVariable("GLIBC_TUNABLES"));
+        Assert.Equal($"1\n{tunables}\n", Text(Single(Out("c-quick"), 0, "stream")["text"]));
     }
+
+    [Theory]
+    [InlineData(null, "glibc.malloc.arena_max=1")]
+    [InlineData("", "glibc.malloc.arena_max=1")]
+    [InlineData("glibc.malloc.tcache_count=0", "glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1")]
+    [InlineData("glibc.malloc.arena_max=4", "glibc.malloc.arena_max=4")]
+    [InlineData("glibc.pthread.rseq=0:glibc.malloc.arena_max=2", "glibc.pthread.rseq=0:glibc.malloc.arena_max=2")]
+    public void OneMallocArena_IsAddedToTheTunables_UnlessTheUserSetTheArenas(string? tunables, string expected) =>
+        Assert.Equal(expected, NotebookRunner.WithOneMallocArena(tunables));
 
     [Fact]
     public void ExecutionCounts_NumberTheCodeCellsInOrder()
