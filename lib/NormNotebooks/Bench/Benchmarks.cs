@@ -24,8 +24,10 @@ namespace NormNotebooks.Bench;
 /// null when too few rounds ran).</param>
 /// <param name="TrafficBytes">Bytes this algorithm itself reads and writes (e.g. a softmax that reads its input twice), or 0: against the
 /// copy bandwidth it tells a memory-bound case from a compute-bound one.</param>
+/// <param name="PageFaultsPerRun">Page faults of the timing thread per timed run of this case, where counted (<see cref="Runtime.PageFaults"/>):
+/// above 0, the time includes the kernel mapping fresh memory.</param>
 public sealed record BenchCase(string Suite, string Name, string Shape, Timing Timing, double Bytes, double Flops, string Baseline, double Speedup,
-    double CopyBandwidthGBps, Interval? SpeedupInterval = null, double TrafficBytes = 0)
+    double CopyBandwidthGBps, Interval? SpeedupInterval = null, double TrafficBytes = 0, double? PageFaultsPerRun = null)
 {
     /// <summary>Bytes this algorithm moves per second, in GB/s (0 when not given).</summary>
     public double TrafficGBps => TrafficBytes / (Timing.MedianMs * 1e-3) / 1e9;
@@ -289,7 +291,8 @@ public static class Benchmarks
     /// With <paramref name="repeats"/> &gt; 1 every timed run calls each action that many times on the same data (small sizes then
     /// measure the cache, not the cost of a call) and Bytes and TrafficBytes count every call. With <paramref name="direct"/> the
     /// three algorithms are called through <see cref="SoftmaxKernels.Softmax"/> on the tensors' memory, without
-    /// <see cref="FusedSoftmax"/>'s checks of the tensors (a few µs a call, which dominate rows of a few thousand floats).</summary>
+    /// <see cref="FusedSoftmax"/>'s checks of the tensors (a few µs a call, which dominate rows of a few thousand floats).
+    /// Each case carries its page faults per timed run (warm-up excluded): torch.softmax allocates its output at every call.</summary>
     public static unsafe IReadOnlyList<BenchCase> SoftmaxAt(long rows, long n, TimeSpan budget, double copy, int repeats = 1, bool direct = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
@@ -300,22 +303,35 @@ public static class Benchmarks
         var y = empty(rows, n);
         var px = TensorMemory.Float32(x);
         var py = TensorMemory.Float32(y);
+        const int warmup = 3;
+        var faults = new Dictionary<string, (long Faults, long Runs, int Calls)>();
+        (string, Action) Counted(string name, Action action) => (name, () =>
+        {
+            var before = PageFaults.ThisThread();
+            action();
+            var (total, runs, calls) = faults.GetValueOrDefault(name);
+            faults[name] = calls < warmup ? (0, 0, calls + 1) : (total + PageFaults.ThisThread() - before, runs + 1, calls + 1);   // timed runs only
+        });
         Action Repeated(Action action) => () => { for (var k = 0; k < repeats; k++) action(); };
         Action Kernel(SoftmaxAlgorithm algorithm) => direct
             ? Repeated(() => SoftmaxKernels.Softmax(px, py, rows, (int)n, algorithm))
             : Repeated(() => FusedSoftmax.Softmax(x, algorithm, y));
         var timings = Measure.Interleaved(
         [
-            ("torch.softmax", Repeated(() => { using var s = NewDisposeScope(); x.softmax(-1); })),
-            ("three-pass recompute", Kernel(SoftmaxAlgorithm.ThreePassRecompute)),
-            ("three-pass reload", Kernel(SoftmaxAlgorithm.ThreePassReload)),
-            ("two-pass", Kernel(SoftmaxAlgorithm.TwoPass)),
-        ], budget, minRounds: 2 * Blocks);
+            Counted("torch.softmax", Repeated(() => { using var s = NewDisposeScope(); x.softmax(-1); })),
+            Counted("three-pass recompute", Kernel(SoftmaxAlgorithm.ThreePassRecompute)),
+            Counted("three-pass reload", Kernel(SoftmaxAlgorithm.ThreePassReload)),
+            Counted("two-pass", Kernel(SoftmaxAlgorithm.TwoPass)),
+        ], budget, warmup, minRounds: 2 * Blocks);
         var where = n * 4 > 4L << 20 ? "rows out of cache" : "rows in cache";
         var elements = 4.0 * rows * n * repeats;
         var traffic = new Dictionary<string, double> { ["three-pass recompute"] = 4 * elements, ["three-pass reload"] = 5 * elements, ["two-pass"] = 3 * elements };
         return Cases("softmax", $"[{rows}, {n}] float32 ({where}){(repeats > 1 ? $" × {repeats} calls" : "")}", timings, 2 * elements, 0, copy)
-            .Select(k => k with { TrafficBytes = traffic.GetValueOrDefault(k.Name) }).ToList();
+            .Select(k => k with
+            {
+                TrafficBytes = traffic.GetValueOrDefault(k.Name),
+                PageFaultsPerRun = PageFaults.Available && faults.TryGetValue(k.Name, out var f) && f.Runs > 0 ? (double)f.Faults / f.Runs : null,
+            }).ToList();
     }
 
     /// <summary>The compute ceiling of the softmax kernels: their exp on one thread over 4,096 floats in L1, 64 times per run
