@@ -95,19 +95,28 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     /// <summary>Keep a copy of the attention weights (for entropy probes).</summary>
     public bool RecordAttention { get; set; }
 
+    /// <summary>When set, the projections are applied through it as (input, linear, "qkv" or "proj") → output, in place of
+    /// the linear's own forward (quantized inference, input probes); set it for the whole model with
+    /// <see cref="CharTransformer.LinearOverride"/>.</summary>
+    public LinearOverride? LinearOverride { get; set; }
+
     /// <summary>x [B, T, w] → [B, T, w]: causal attention over the projected q, k, v, then the output projection; keeps the weights when <see cref="RecordAttention"/> is on.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = Attention.SelfAttend(_qkv.forward(x), Heads, causal: true, out var attention);
+        var y = Attention.SelfAttend(Layers.Apply(LinearOverride, _qkv, x, "qkv"), Heads, causal: true, out var attention);
         if (RecordAttention)
         {
             LastAttention?.Dispose();
             LastAttention = attention.detach().clone().DetachFromDisposeScope();
         }
-        return _proj.forward(y).MoveToOuterDisposeScope();
+        return Layers.Apply(LinearOverride, _proj, y, "proj").MoveToOuterDisposeScope();
     }
 }
+
+/// <summary>Applies <paramref name="linear"/> (a model's projection named <paramref name="name"/>: "qkv", "proj", "fc" or
+/// "mlp.proj") to <paramref name="input"/> [..., in] in its place, returning [..., out].</summary>
+public delegate Tensor LinearOverride(Tensor input, nn.Module<Tensor, Tensor> linear, string name);
 
 /// <summary>One Transformer block (attention and MLP sub-layers) with its norms placed as configured.</summary>
 public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
@@ -153,6 +162,12 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     /// <summary>The MLP sub-layer (state key "mlp"): fc [w → MlpRatio·w], GELU, proj [MlpRatio·w → w].</summary>
     public Sequential Mlp => _mlp;
 
+    /// <summary>The norms that feed the attention and MLP sub-layers' first projections (Pre-LN: norm1 → qkv, norm2 → fc).</summary>
+    public (nn.Module<Tensor, Tensor> Attention, nn.Module<Tensor, Tensor> Mlp) InputNorms => (_norm1, _norm2);
+
+    /// <summary>See <see cref="CausalSelfAttention.LinearOverride"/>; here for the MLP's "fc" and "mlp.proj".</summary>
+    public LinearOverride? LinearOverride { get; set; }
+
     /// <summary>x [B, T, w] → [B, T, w] through attention and MLP with the norms placed as <see cref="Placement"/> says: Pre-LN x + F(N(x)), Post-LN N(x + F(x)), Peri-LN x + N_out(F(N_in(x))).</summary>
     public override Tensor forward(Tensor x)
     {
@@ -169,19 +184,27 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     private Tensor PreLn(Tensor x)
     {
         var h = x + _attention.forward(_norm1.forward(x));
-        return h + _mlp.forward(_norm2.forward(h));
+        return h + Mlp_(_norm2.forward(h));
     }
 
     private Tensor PostLn(Tensor x)
     {
         var h = _norm1.forward(x + _attention.forward(x));
-        return _norm2.forward(h + _mlp.forward(h));
+        return _norm2.forward(h + Mlp_(h));
     }
 
     private Tensor PeriLn(Tensor x)
     {
         var h = x + _norm1Out!.forward(_attention.forward(_norm1.forward(x)));
-        return h + _norm2Out!.forward(_mlp.forward(_norm2.forward(h)));
+        return h + _norm2Out!.forward(Mlp_(_norm2.forward(h)));
+    }
+
+    private Tensor Mlp_(Tensor x)
+    {
+        if (LinearOverride is null)
+            return _mlp.forward(x);
+        var layers = _mlp.children().Cast<nn.Module<Tensor, Tensor>>().ToArray();   // fc, act, proj
+        return LinearOverride(layers[1].forward(LinearOverride(x, layers[0], "fc")), layers[2], "mlp.proj");
     }
 }
 
@@ -236,10 +259,33 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
     /// in the forward's dispose scope: a listener that keeps it must copy it out (clone().DetachFromDisposeScope()).</summary>
     public Action<int, Tensor>? BlockOutput { get; set; }
 
+    /// <summary>Every norm of the model in the order the residual stream meets them: the embedding norm (if any), each block's
+    /// norms (norm1, norm2, then Peri-LN's output norms), and the final norm.</summary>
+    public IReadOnlyList<nn.Module<Tensor, Tensor>> Norms =>
+        [.. (_embeddingNorm is null ? [] : new[] { _embeddingNorm }), .. _blocks.SelectMany(b => b.named_children().Where(c => c.name.StartsWith("norm", StringComparison.Ordinal))
+            .Select(c => (nn.Module<Tensor, Tensor>)c.module)), _finalNorm];
+
+    /// <summary>The norm before the head (state key "final_norm").</summary>
+    public nn.Module<Tensor, Tensor> FinalNorm => _finalNorm;
+
     /// <summary>Parameters outside the embeddings (Kaplan's N).</summary>
     public long NonEmbeddingParameters =>
         named_parameters().Where(p => !p.name.StartsWith("tok_emb", StringComparison.Ordinal) && !p.name.StartsWith("pos_emb", StringComparison.Ordinal))
             .Sum(p => p.parameter.numel());
+
+    /// <summary>Every block's projections (attention qkv and proj, MLP fc and proj) are applied through this when it is set (the
+    /// embeddings and the head are not); null restores the linears' own forward. See <see cref="Kernels.Int8Inference"/>.</summary>
+    public LinearOverride? LinearOverride
+    {
+        get => _linearOverride;
+        set
+        {
+            _linearOverride = value;
+            foreach (var block in _blocks)
+                (block.LinearOverride, block.Attention.LinearOverride) = (value, value);
+        }
+    }
+    private LinearOverride? _linearOverride;
 
     /// <summary>Logits [B, T, vocabulary] for token ids [B, T].</summary>
     public override Tensor forward(Tensor tokens) => Run(tokens, null);
@@ -290,6 +336,9 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
 /// <summary>Linear layers for the models: plain (N(0, σ²) weights, zero bias) or σReparam.</summary>
 internal static class Layers
 {
+    public static Tensor Apply(LinearOverride? linearOverride, nn.Module<Tensor, Tensor> linear, Tensor x, string name) =>
+        linearOverride is null ? linear.forward(x) : linearOverride(x, linear, name);
+
     public static nn.Module<Tensor, Tensor> Linear(long input, long output, TransformerConfig config, bool writer = false)
     {
         var std = writer && config.DepthScaledInit ? config.InitStd / Math.Sqrt(2.0 * config.Depth) : config.InitStd;

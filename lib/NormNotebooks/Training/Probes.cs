@@ -344,6 +344,39 @@ public static class Probes
         return entropy;
     }
 
+    /// <summary>The outlier features of <paramref name="model"/>'s projection inputs on <paramref name="tokens"/> (evaluation mode, no
+    /// gradients), with LLM.int8()'s criteria by default; see <see cref="Training.OutlierFeatures"/>.</summary>
+    public static OutlierFeatures OutlierFeatures(CharTransformer model, Tensor tokens, double threshold = 6.0, double layerShare = 0.25, double positionShare = 0.06)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (!(threshold > 0) || layerShare is < 0 or > 1 || positionShare is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(threshold), $"OutlierFeatures: threshold must be > 0 and the shares in [0, 1]; got {threshold}, {layerShare}, {positionShare}.");
+        var (layers, maxAbs, share) = (new List<string>(), new List<double[]>(), new List<double[]>());
+        var previous = model.LinearOverride;
+        var block = 0;
+        model.LinearOverride = (x, linear, name) =>
+        {
+            if (name is "qkv" or "fc")
+            {
+                using var scope = NewDisposeScope();
+                var magnitude = x.detach().reshape(-1, x.shape[^1]).abs().to(float64);
+                layers.Add($"block {(name == "qkv" ? ++block : block)} {(name == "qkv" ? "attention" : "MLP")} input");
+                maxAbs.Add(magnitude.amax(0).data<double>().ToArray());
+                share.Add(magnitude.ge(threshold).to(float64).mean([0L]).data<double>().ToArray());
+            }
+            return previous is null ? linear.forward(x) : previous(x, linear, name);
+        };
+        try
+        {
+            EvaluationMode.Run(model, () => { model.forward(tokens).Dispose(); return 0; });
+        }
+        finally
+        {
+            model.LinearOverride = previous;
+        }
+        return new OutlierFeatures(threshold, layerShare, positionShare, layers, [.. maxAbs], [.. share]);
+    }
+
     /// <summary>Fluctuation of every <see cref="BatchNorm"/> and <see cref="PowerNorm"/> in <paramref name="model"/> after its last training forward
     /// (layers that have not run in training mode yet are left out).</summary>
     public static IReadOnlyList<BatchStatisticsFluctuation> BatchStatistics(nn.Module model)
@@ -386,6 +419,25 @@ public static class Probes
                 return (p.name, norm, learningRate / (norm * norm));
             }).ToList();
     }
+}
+
+/// <summary>
+/// LLM.int8()'s emergent outlier features in the inputs of a model's projections: per layer input (each block's attention qkv
+/// and MLP fc input, in order) and feature dimension, the largest |x| and the share of positions with |x| ≥ <see cref="Threshold"/>.
+/// A dimension is an outlier feature when it reaches the threshold at ≥ <see cref="PositionShare"/> of the positions in ≥
+/// <see cref="LayerShare"/> of the layer inputs (the paper's criteria: 6.0, 6 % of the sequence, 25 % of the layers).
+/// </summary>
+public sealed record OutlierFeatures(double Threshold, double LayerShare, double PositionShare, IReadOnlyList<string> Layers, double[][] MaxAbs, double[][] LargeShare)
+{
+    /// <summary>Dimensions that meet both criteria, ascending.</summary>
+    public IReadOnlyList<int> Features { get; } = Enumerable.Range(0, MaxAbs.Length == 0 ? 0 : MaxAbs[0].Length)
+        .Where(k => LargeShare.Count(layer => layer[k] >= PositionShare) >= LayerShare * LargeShare.Length).ToArray();
+
+    /// <summary>The largest |x| over every layer input.</summary>
+    public double Max => MaxAbs.Length == 0 ? 0 : MaxAbs.Max(layer => layer.Max());
+
+    /// <summary>Dimensions that reach the threshold anywhere (in any layer input, at any position).</summary>
+    public int DimensionsReachingThreshold => MaxAbs.Length == 0 ? 0 : Enumerable.Range(0, MaxAbs[0].Length).Count(k => MaxAbs.Any(layer => layer[k] >= Threshold));
 }
 
 /// <summary>What a probe sees when the trainer reads it: the model (after the step's backward, before clipping and the update), the
