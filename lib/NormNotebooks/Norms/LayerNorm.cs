@@ -56,15 +56,56 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
     /// <summary>The bias b of Eq. (4), shape [n], init 0 (state key "bias"); null unless <see cref="Affine"/>.</summary>
     public Parameter? Bias => _bias;
 
-    /// <summary>Re-centres and re-scales x [..., n] over its last axis (Eq. 4) with libtorch's <c>layer_norm</c>, or the C# kernel when <see cref="Implementation"/> is <see cref="NormImplementation.Fused"/> and x is contiguous float32 on the CPU; the output has x's shape and dtype.</summary>
+    /// <summary>
+    /// When set, the layer is removed in the sense of Heimersheim (2024) and Baroni et al. (2025): every token's centred input is
+    /// divided by this fixed scalar s instead of its own √(σ² + ε), y = g ⊙ (x − μ)/s + b, which is linear in x (and can be folded
+    /// into the next linear map). Null (the default) is the ordinary LayerNorm.
+    /// </summary>
+    public double? FixedScale
+    {
+        get => _fixedScale;
+        set => _fixedScale = value is null or (> 0 and < double.PositiveInfinity) ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "LayerNorm.FixedScale must be a positive finite number (or null for the ordinary LayerNorm).");
+    }
+    private double? _fixedScale;
+
+    /// <summary>While true, every training-mode forward of the ordinary LayerNorm updates <see cref="TrackedScale"/>, the exponential
+    /// moving average (momentum <see cref="ScaleMomentum"/>) of the mean per-token √(σ² + ε) of its input: the scalar
+    /// <see cref="FixedScale"/> takes when the layer is removed.</summary>
+    public bool TrackScale { get; set; }
+
+    /// <summary>The moving average of the input's mean per-token √(σ² + ε) (null until a tracked forward ran); the first tracked forward sets it.</summary>
+    public double? TrackedScale { get; set; }
+
+    /// <summary>Weight of the old value in <see cref="TrackedScale"/>'s moving average (0.9, as the reference removal code).</summary>
+    public double ScaleMomentum { get; set; } = 0.9;
+
+    /// <summary>Replaces the per-token scale by <see cref="TrackedScale"/> (see <see cref="FixedScale"/>).</summary>
+    /// <exception cref="InvalidOperationException">No tracked forward has run.</exception>
+    public void RemoveNormalization() =>
+        FixedScale = TrackedScale ?? throw new InvalidOperationException("LayerNorm.RemoveNormalization: no scale tracked yet; set TrackScale and run a training-mode forward first, or set FixedScale.");
+
+    /// <summary>Re-centres and re-scales x [..., n] over its last axis (Eq. 4) with libtorch's <c>layer_norm</c>, or the C# kernel when <see cref="Implementation"/> is <see cref="NormImplementation.Fused"/> and x is contiguous float32 on the CPU; the output has x's shape and dtype. With <see cref="FixedScale"/> set, divides by it instead (torch ops).</summary>
     public override Tensor forward(Tensor x)
     {
         NormInput.RequireLastAxis(x, Features, nameof(LayerNorm));
+        if (_fixedScale is { } scale)
+        {
+            using var scope = NewDisposeScope();
+            var y = (x - x.mean([-1L], keepdim: true)) / scale;
+            return (_weight is null ? y : y * _weight + _bias!).MoveToOuterDisposeScope();
+        }
+        if (TrackScale && training)
+            using (no_grad())
+            {
+                var current = (x.detach().var(-1, unbiased: false) + Eps).sqrt().mean().ToDouble();
+                TrackedScale = TrackedScale is { } old ? ScaleMomentum * old + (1 - ScaleMomentum) * current : current;
+            }
         if (Implementation == NormImplementation.Fused && FusedNorms.Applies(x, _weight, _bias))
             return FusedNorms.LayerNorm(x, _weight, _bias, Eps);               // Eq. (4), our C# kernel
         return nn.functional.layer_norm(x, [Features], _weight, _bias, Eps);   // Eq. (4), libtorch's fused kernel on every device
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"LayerNorm({Features}, eps={Eps:g}, affine={Affine}, implementation={Implementation})";
+    public override string ToString() => $"LayerNorm({Features}, eps={Eps:g}, affine={Affine}, implementation={Implementation}{(_fixedScale is { } s ? $", removed: fixed scale {s:g}" : "")})";
 }

@@ -122,4 +122,48 @@ public sealed class LayerNormTests
         norm.zero_grad();
         Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
+
+    [Fact]
+    public void FixedScale_IsLayerNormWhenItEqualsTheTokensStd_AndLinearOtherwise()
+    {
+        using var scope = NewDisposeScope();
+        var norm = new LayerNorm(37, dtype: ScalarType.Float64);
+        using (no_grad())
+        {
+            norm.Weight!.copy_(Inputs.Random([37], ScalarType.Float64, seed: 2, mean: 1, scale: 0.3));
+            norm.Bias!.copy_(Inputs.Random([37], ScalarType.Float64, seed: 3, scale: 0.3));
+        }
+        var token = Inputs.Random([1, 37], ScalarType.Float64, seed: 4, mean: 2, scale: 3);
+        var ordinary = norm.forward(token);
+        norm.FixedScale = (token.var(-1, unbiased: false) + norm.Eps).sqrt().ToDouble();
+        Assert.True(norm.forward(token).allclose(ordinary, rtol: 0, atol: 1e-12));       // s = this token's √(σ² + ε): the same output
+        var x = Inputs.Random([5, 37], ScalarType.Float64, seed: 5, scale: 2);
+        var shifted = norm.forward(x) - norm.Bias!;
+        Assert.True((norm.forward(x * 3) - norm.Bias!).allclose(shifted * 3, rtol: 1e-12, atol: 1e-12));   // linear: no per-token scale left
+        Assert.Contains("removed: fixed scale", norm.ToString());
+        norm.FixedScale = null;
+        Assert.True(norm.forward(x * 3).allclose(norm.forward(x), rtol: 1e-5, atol: 1e-5));             // the ordinary LayerNorm again (ε: not exactly)
+    }
+
+    [Fact]
+    public void TrackedScale_IsAMovingAverageOfTheMeanTokenStd_AndRemovalUsesIt()
+    {
+        using var scope = NewDisposeScope();
+        var norm = new LayerNorm(16, dtype: ScalarType.Float64) { TrackScale = true, ScaleMomentum = 0.75 };
+        Assert.Equal("no scale tracked yet", Assert.Throws<InvalidOperationException>(norm.RemoveNormalization).Message.Split(": ")[1].Split(';')[0]);
+        double MeanStd(Tensor t) => (t.var(-1, unbiased: false) + norm.Eps).sqrt().mean().ToDouble();
+        var (a, b) = (Inputs.Random([4, 3, 16], ScalarType.Float64, seed: 6, scale: 2), Inputs.Random([4, 3, 16], ScalarType.Float64, seed: 7, scale: 5));
+        norm.forward(a);
+        Assert.Equal(MeanStd(a), norm.TrackedScale!.Value, 12);
+        norm.eval();
+        norm.forward(b);                                                                 // evaluation forwards do not track
+        Assert.Equal(MeanStd(a), norm.TrackedScale!.Value, 12);
+        norm.train();
+        norm.forward(b);
+        Assert.Equal(0.75 * MeanStd(a) + 0.25 * MeanStd(b), norm.TrackedScale!.Value, 12);
+        norm.RemoveNormalization();
+        Assert.Equal(norm.TrackedScale, norm.FixedScale);
+        Assert.Throws<ArgumentOutOfRangeException>(() => norm.FixedScale = 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => norm.FixedScale = double.NaN);
+    }
 }
