@@ -14,18 +14,37 @@ public enum Int8Mode
     VectorWise,
     /// <summary>Columns with some |x| ≥ the threshold in float32, the rest in int8.</summary>
     LlmInt8,
+    /// <summary>An ablation: the inputs quantized per row and dequantized, the weights left in float32 (what the input side alone costs).</summary>
+    InputsOnly,
 }
 
-/// <summary>What an int8 pass multiplied: input feature columns seen (summed over the projections called) and how many of them
-/// went the float32 way as outliers.</summary>
+/// <summary>What an int8 pass multiplied: input feature columns seen and how many went the float32 way as outliers, per projection
+/// ("qkv", "proj", "fc", "mlp.proj") and in total, and the multiply-adds on each side.</summary>
 public sealed class Int8Counts
 {
+    private readonly Dictionary<string, (long Columns, long OutlierColumns)> _byProjection = [];
+
     /// <summary>Feature columns of the projections' inputs, one per call and column.</summary>
-    public long Columns { get; internal set; }
+    public long Columns { get; private set; }
     /// <summary>Of those, the columns with some |x| ≥ the threshold, multiplied in float32.</summary>
-    public long OutlierColumns { get; internal set; }
-    /// <summary>Share of the multiply-adds done in int8: 1 − outlier columns / columns.</summary>
-    public double Int8Share => Columns == 0 ? double.NaN : 1 - (double)OutlierColumns / Columns;
+    public long OutlierColumns { get; private set; }
+    /// <summary>Multiply-adds of the projections (rows × input columns × outputs, summed over calls).</summary>
+    public double MultiplyAdds { get; private set; }
+    /// <summary>Of those, the ones done in float32 (the outlier columns').</summary>
+    public double FloatMultiplyAdds { get; private set; }
+    /// <summary>Share of the multiply-adds done in int8.</summary>
+    public double Int8Share => MultiplyAdds == 0 ? double.NaN : 1 - FloatMultiplyAdds / MultiplyAdds;
+    /// <summary>Columns and outlier columns per projection name.</summary>
+    public IReadOnlyDictionary<string, (long Columns, long OutlierColumns)> ByProjection => _byProjection;
+
+    internal void Add(string projection, long rows, long columns, long outliers, long outputs)
+    {
+        (Columns, OutlierColumns) = (Columns + columns, OutlierColumns + outliers);
+        MultiplyAdds += (double)rows * columns * outputs;
+        FloatMultiplyAdds += (double)rows * outliers * outputs;
+        var (c, o) = _byProjection.GetValueOrDefault(projection);
+        _byProjection[projection] = (c + columns, o + outliers);
+    }
 }
 
 /// <summary>
@@ -89,9 +108,16 @@ public sealed class Int8Inference : IDisposable
         using var _ = no_grad();
         var shape = input.shape;
         var rows = input.reshape(-1, shape[^1]).contiguous();
-        var (product, outliers) = Int8Matmul.Decomposed(rows, prepared.Weight, Mode == Int8Mode.VectorWise ? double.PositiveInfinity : Threshold);
-        Counts.Columns += shape[^1];
-        Counts.OutlierColumns += outliers;
+        Tensor product;
+        var outliers = 0;
+        if (Mode == Int8Mode.InputsOnly)
+        {
+            var (q, scales) = Int8Matmul.QuantizeRows(rows);
+            product = (q.to(ScalarType.Float32) * scales.unsqueeze(1)).matmul(prepared.Weight.Float.t());
+        }
+        else
+            (product, outliers) = Int8Matmul.Decomposed(rows, prepared.Weight, Mode == Int8Mode.VectorWise ? double.PositiveInfinity : Threshold);
+        Counts.Add(name, rows.shape[0], shape[^1], outliers, product.shape[1]);
         if (prepared.Bias is not null)
             product.add_(prepared.Bias);
         return product.reshape([.. shape[..^1], product.shape[1]]).MoveToOuterDisposeScope();

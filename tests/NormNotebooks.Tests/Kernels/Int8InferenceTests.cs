@@ -39,6 +39,9 @@ public sealed class Int8InferenceTests
             Assert.True(Logits(model, tokens).allclose(reference, rtol: 1e-5, atol: 1e-5));
             Assert.Equal(int8.Counts.Columns, int8.Counts.OutlierColumns);     // every column went the float32 way
             Assert.Equal(0, int8.Counts.Int8Share);
+            Assert.Equal(["fc", "mlp.proj", "proj", "qkv"], int8.Counts.ByProjection.Keys.Order());
+            Assert.Equal((2L * 32, 2L * 32), int8.Counts.ByProjection["qkv"]);   // 2 blocks, width 32, one call each
+            Assert.Equal(2.0 * 48 * (32 * 96 + 32 * 32 + 32 * 128 + 128 * 32), int8.Counts.MultiplyAdds);   // 3 × 16 tokens per call
         }
         Assert.Null(model.LinearOverride);
         Assert.True(Logits(model, tokens).allclose(reference, rtol: 0, atol: 0));
@@ -61,6 +64,12 @@ public sealed class Int8InferenceTests
             return FakeQuantize(x).matmul(FakeQuantize(l.weight!).t()) + l.bias!;
         };
         var expected = Logits(reference64, tokens.clone());
+        reference64.LinearOverride = (x, linear, name) => { var l = (TorchSharp.Modules.Linear)linear; return FakeQuantize(x).matmul(l.weight!.t()) + l.bias!; };
+        var inputsOnlyExpected = Logits(reference64, tokens.clone());
+        Tensor inputsOnly;
+        using (Int8Inference.Apply(model, Int8Mode.InputsOnly))
+            inputsOnly = Logits(model, tokens);
+        Assert.True(inputsOnly.to(float64).allclose(inputsOnlyExpected, rtol: 1e-4, atol: 1e-4), $"inputs only: max |Δ| {(inputsOnly.to(float64) - inputsOnlyExpected).abs().max().ToDouble():0.0e+0}");
         Tensor vectorWise, infinite;
         using (Int8Inference.Apply(model, Int8Mode.VectorWise))
             vectorWise = Logits(model, tokens);
