@@ -298,11 +298,11 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
         var (near, far) = sign > 0 ? (lower, upper) : (-upper, -lower);          // in the paper's direction: near ≤ far
         var magnitude = Math.Abs(paper);
         if (near > 0)
-            return (Verdict.Held, far < magnitude ? "in the paper's direction, smaller than its effect" : "in the paper's direction");
+            return (Verdict.Held, far < magnitude ? "in the declared direction, smaller than the declared effect" : "in the declared direction");
         if (far < 0)
             return (Verdict.NotReproduced, d.Ratio ? "on the other side of 1" : "opposite sign");
-        return far < magnitude ? (Verdict.NotReproduced, "interval excludes the paper's effect")
-            : (Verdict.Inconclusive, $"interval spans {(d.Ratio ? 1 : 0)} and the paper's effect");
+        return far < magnitude ? (Verdict.NotReproduced, "interval excludes the declared effect")
+            : (Verdict.Inconclusive, $"interval spans {(d.Ratio ? 1 : 0)} and the declared effect");
     }
 
     private static string RuleText(ClaimDeclaration d) => d.Rule switch
@@ -310,7 +310,7 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
         ClaimRule.Exact => $"exact: max |Δ| ≤ {d.Tolerance:0.0e+0}",
         ClaimRule.Equivalence => d.Ratio ? $"equivalence: ratio within ×/÷{d.Margin:0.###}" : $"equivalence: |effect| < {d.Margin:0.####} {d.Unit}",
         ClaimRule.NonInferiority => d.Ratio ? $"non-inferiority: ratio above ÷{d.Margin:0.###}" : $"non-inferiority: effect > −{d.Margin:0.####} {d.Unit}",
-        _ => d.Ratio ? $"effect: ratio on the side of {d.PaperEffect:0.###}× (paper), interval excludes 1" : $"effect: sign of {d.PaperEffect:+0.####;−0.####} {d.Unit} (paper), interval excludes 0",
+        _ => d.Ratio ? $"effect: ratio on the side of {d.PaperEffect:0.###}× (declared), interval excludes 1" : $"effect: sign of {d.PaperEffect:+0.####;−0.####} {d.Unit} (declared), interval excludes 0",
     };
 
     private ClaimsRegister Add(ClaimDeclaration declaration)

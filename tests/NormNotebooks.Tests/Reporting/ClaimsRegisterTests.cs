@@ -73,8 +73,8 @@ public sealed class ClaimsRegisterTests
         Assert.Equal(Verdict.Held, outcome.Verdict);
         Assert.Equal(Verdict.NotReproduced, Declared().Judge("faster", [1.10, 1.12, 1.11]).Verdict);
         Assert.Equal("on the other side of 1", Declared().Judge("faster", [1.10, 1.12, 1.11]).Note);
-        Assert.Equal("interval spans 1 and the paper's effect", Declared().Judge("faster", [0.7, 1.2, 0.95]).Note);
-        Assert.Equal("interval spans 0 and the paper's effect", Declared().Judge("lower", [-0.100, 0.050, -0.020]).Note);
+        Assert.Equal("interval spans 1 and the declared effect", Declared().Judge("faster", [0.7, 1.2, 0.95]).Note);
+        Assert.Equal("interval spans 0 and the declared effect", Declared().Judge("lower", [-0.100, 0.050, -0.020]).Note);
         Assert.Contains("×", ClaimsRegister.Measured(outcome));
     }
 
