@@ -311,7 +311,8 @@ public static class Benchmarks
             action();
             var (total, runs, calls) = faults.GetValueOrDefault(name);
             faults[name] = calls < warmup ? (0, 0, calls + 1) : (total + PageFaults.ThisThread() - before, runs + 1, calls + 1);   // timed runs only
-        });
+        }
+        );
         Action Repeated(Action action) => () => { for (var k = 0; k < repeats; k++) action(); };
         Action Kernel(SoftmaxAlgorithm algorithm) => direct
             ? Repeated(() => SoftmaxKernels.Softmax(px, py, rows, (int)n, algorithm))
