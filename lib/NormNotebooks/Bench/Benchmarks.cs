@@ -305,14 +305,17 @@ public static class Benchmarks
         var py = TensorMemory.Float32(y);
         const int warmup = 3;
         var faults = new Dictionary<string, (long Faults, long Runs, int Calls)>();
-        (string, Action) Counted(string name, Action action) => (name, () =>
+        (string, Action) Counted(string name, Action action)
         {
-            var before = PageFaults.ThisThread();
-            action();
-            var (total, runs, calls) = faults.GetValueOrDefault(name);
-            faults[name] = calls < warmup ? (0, 0, calls + 1) : (total + PageFaults.ThisThread() - before, runs + 1, calls + 1);   // timed runs only
+            void Run()
+            {
+                var before = PageFaults.ThisThread();
+                action();
+                var (total, runs, calls) = faults.GetValueOrDefault(name);
+                faults[name] = calls < warmup ? (0, 0, calls + 1) : (total + PageFaults.ThisThread() - before, runs + 1, calls + 1);   // timed runs only
+            }
+            return (name, Run);
         }
-        );
         Action Repeated(Action action) => () => { for (var k = 0; k < repeats; k++) action(); };
         Action Kernel(SoftmaxAlgorithm algorithm) => direct
             ? Repeated(() => SoftmaxKernels.Softmax(px, py, rows, (int)n, algorithm))

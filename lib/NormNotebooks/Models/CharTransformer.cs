@@ -259,12 +259,6 @@ public sealed class CharTransformer : nn.Module<Tensor, Tensor>
     /// in the forward's dispose scope: a listener that keeps it must copy it out (clone().DetachFromDisposeScope()).</summary>
     public Action<int, Tensor>? BlockOutput { get; set; }
 
-    /// <summary>Every norm of the model in the order the residual stream meets them: the embedding norm (if any), each block's
-    /// norms (norm1, norm2, then Peri-LN's output norms), and the final norm.</summary>
-    public IReadOnlyList<nn.Module<Tensor, Tensor>> Norms =>
-        [.. (_embeddingNorm is null ? [] : new[] { _embeddingNorm }), .. _blocks.SelectMany(b => b.named_children().Where(c => c.name.StartsWith("norm", StringComparison.Ordinal))
-            .Select(c => (nn.Module<Tensor, Tensor>)c.module)), _finalNorm];
-
     /// <summary>The norm before the head (state key "final_norm").</summary>
     public nn.Module<Tensor, Tensor> FinalNorm => _finalNorm;
 
