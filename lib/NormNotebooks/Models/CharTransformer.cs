@@ -47,17 +47,20 @@ public enum NormPlacement
 /// reference ties it to the learning-rate warm-up.</param>
 /// <param name="DepthScaledInit">Initialise every writer to the residual stream (attention and MLP output projections) with
 /// std InitStd/√(2·Depth), GPT-2's depth-scaled init (the "scaled init" the LayerNorm Scaling authors warn cancels much of its benefit).</param>
+/// <param name="NormDecay">Progressive RepBN: the steps over which λ falls from 1 to 0 after the warm steps (<see cref="NormWarmup"/>), when not its default.</param>
+/// <param name="NormGate">Unified Normalization: the steps with its gradient-compensation ratio ρ fixed at 1, when not the reference's max(1000, warm-up).</param>
 /// <param name="NormImplementation">The code every LayerNorm and RMSNorm of the model runs (<see cref="Norms.NormImplementation"/>), when not
 /// each norm's default.</param>
 public sealed record TransformerConfig(
     int Vocabulary, int Width = 128, int Depth = 4, int Heads = 4, int Context = 128, string Norm = "layernorm",
     NormPlacement Placement = NormPlacement.PreLN, double MixFraction = 0.25, bool EmbeddingNorm = true, int MlpRatio = 4,
     double InitStd = 0.02, bool SigmaReparam = false, double? NormEps = null, int? NormWarmup = null, bool CentredWriters = false,
-    bool DepthScaledInit = false, NormImplementation? NormImplementation = null)
+    bool DepthScaledInit = false, NormImplementation? NormImplementation = null, int? NormDecay = null, int? NormGate = null)
 {
     /// <summary>The options every norm of the model is built with.</summary>
     internal NormOptions NormOptions(int depth) =>
-        new() { Layout = NormLayout.ChannelsLast, Depth = depth, Groups = Heads, Eps = NormEps, WarmupIterations = NormWarmup, Implementation = NormImplementation };
+        new() { Layout = NormLayout.ChannelsLast, Depth = depth, Groups = Heads, Eps = NormEps, WarmupIterations = NormWarmup, Implementation = NormImplementation,
+            DecaySteps = NormDecay, RhoGateIterations = NormGate };
 
     /// <summary>Placement of block <paramref name="index"/> (0-based) once Mix-LN is resolved.</summary>
     public NormPlacement PlacementOf(int index) => Placement switch

@@ -35,6 +35,9 @@ public sealed record NormOptions
     /// <summary>Progressive RepBN's decay steps (λ from 1 to 0).</summary>
     public long? DecaySteps { get; init; }
 
+    /// <summary>Unified Normalization: steps with the gradient-compensation ratio ρ fixed at 1 (null: the reference's max(1000, warm-up)).</summary>
+    public long? RhoGateIterations { get; init; }
+
     /// <summary>Ghost BatchNorm's virtual batch size.</summary>
     public long? VirtualBatchSize { get; init; }
 
@@ -75,7 +78,9 @@ public static class NormFactory
         ["bcn-estimated"] = ("Batch-Channel Normalization with estimated statistics, micro-batch (Qiao et al. 2019)", (n, o) => new BatchChannelNorm(n, o.Groups ?? DividingGroups(n), o.Eps ?? 1e-5, estimatedStatistics: true, device: o.Device, dtype: o.Dtype)),
         ["evonorm-b0"] = ("EvoNorm-B0, replaces BN + ReLU (Liu et al. 2020)", (n, o) => new EvoNormB0(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
         ["evonorm-s0"] = ("EvoNorm-S0, replaces GN + ReLU (Liu et al. 2020)", (n, o) => new EvoNormS0(n, o.Groups, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
-        ["unified-norm"] = ("Unified Normalization (Yang et al. 2022)", (n, o) => new UnifiedNorm(n, warmupIterations: o.WarmupIterations ?? 4000, eps: o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
+        ["unified-norm"] = ("Unified Normalization, window 4, filtration off as for NLP (Yang et al. 2022)", (n, o) => Unified(n, o, windowSize: 4, outlierFiltration: false)),
+        ["unified-norm-m1"] = ("Unified Normalization with a window of 1: no smoothing (Yang et al. 2022, ablation)", (n, o) => Unified(n, o, windowSize: 1, outlierFiltration: false)),
+        ["unified-norm-filtered"] = ("Unified Normalization, window 4, adaptive outlier filtration on as for CV (Yang et al. 2022)", (n, o) => Unified(n, o, windowSize: 4, outlierFiltration: true)),
         ["repbn"] = ("RepBN: BN(x) + ηx (Guo et al. 2024)", (n, o) => new RepBatchNorm(n, eps: o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
         ["prepbn"] = ("progressive LN → RepBN (Guo et al. 2024)", (n, o) => new ProgressiveRepBatchNorm(n, o.WarmupIterations ?? 0, o.DecaySteps ?? 1000, eps: o.Eps ?? 1e-6, device: o.Device, dtype: o.Dtype)),
         ["regionnorm-l"] = ("Region Normalization with learned regions, RN-L (Yu et al. 2020)", (n, o) => new RegionNormL(n, o.Eps ?? 1e-5, device: o.Device, dtype: o.Dtype)),
@@ -97,6 +102,9 @@ public static class NormFactory
             throw new ArgumentException($"Unknown norm '{name}'. Valid names: {string.Join(", ", Names)}.", nameof(name));
         return layer.Build(features, options ?? new NormOptions());
     }
+
+    private static UnifiedNorm Unified(long features, NormOptions o, int windowSize, bool outlierFiltration) =>
+        new(features, windowSize, o.WarmupIterations ?? 4000, outlierFiltration, o.Eps ?? 1e-5, rhoGateIterations: o.RhoGateIterations, device: o.Device, dtype: o.Dtype);
 
     private static int RequireDepth(NormOptions options) =>
         options.Depth ?? throw new ArgumentException("The layernorm-scaling variants need NormOptions.Depth, the 1-based index of the block.", nameof(options));

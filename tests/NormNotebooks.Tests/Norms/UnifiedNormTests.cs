@@ -2,6 +2,7 @@
 using NormNotebooks.Norms;
 using NormNotebooks.Tests.Support;
 using TorchSharp;
+using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace NormNotebooks.Tests.Norms;
@@ -100,5 +101,56 @@ public sealed class UnifiedNormTests
         // Warm-up 0 and filtration on: after the first M steps every pass smooths over the window and tests for outliers.
         var norm = new UnifiedNorm(511, warmupIterations: 0, outlierFiltration: true);
         LeakCheck.AssertNoLeaks("UnifiedFunction", () => norm.forward(randn(256, 511).requires_grad_()));
+    }
+
+    // The closed-form inputs and upstream gradients of Fixtures/unified_norm.py, [B = 3, N = 5, C = 8].
+    private static (Tensor X, Tensor G) TraceInputs(int t)
+    {
+        var b = arange(3, dtype: ScalarType.Float64).view(3, 1, 1);
+        var n = arange(5, dtype: ScalarType.Float64).view(1, 5, 1);
+        var c = arange(8, dtype: ScalarType.Float64).view(1, 1, 8);
+        var x = (1 + 0.5 * sin(0.7 * t + c)) * sin(1.3 * b + 2.1 * n + 0.9 * c + 0.37 * t) + 0.1 * c;
+        var g = cos(0.8 * b - 1.1 * n + 0.5 * c + 0.23 * t);
+        return (x, g);
+    }
+
+    /// <summary>Replays the official UN1d's trace (PyTorch 1.13, float64): outputs, input and γ gradients, and the final buffers agree
+    /// to float64 rounding, through warm-up, window smoothing, the ρ gate at step 1,000 and, with filtration on, a skipped spike.</summary>
+    [Theory]
+    [InlineData("plain", false, 1006, 0)]
+    [InlineData("filtered", true, 12, 9)]
+    public void ReplaysTheOfficialImplementationsTrace(string run, bool filtration, int steps, int spikeStep)
+    {
+        using var scope = NewDisposeScope();
+        var trace = PyTorchUnpickler.UnpickleStateDict(Path.Combine(AppContext.BaseDirectory, "Norms", "Fixtures", "unified_norm_trace.pt"));
+        var norm = new UnifiedNorm(8, windowSize: 4, warmupIterations: 3, outlierFiltration: filtration, eps: 1e-5, momentum: 0.9, dtype: ScalarType.Float64);
+        using (no_grad())
+        {
+            norm.Weight.copy_(1 + 0.1 * arange(8, dtype: ScalarType.Float64));
+            norm.Bias.copy_(0.05 * arange(8, dtype: ScalarType.Float64));
+        }
+        norm.train();
+        var compared = 0;
+        for (var t = 1; t <= steps; t++)
+        {
+            using var step = NewDisposeScope();
+            var (x, g) = TraceInputs(t);
+            if (t == spikeStep)
+                x = x * 30;
+            x.requires_grad_(true);
+            norm.Weight.grad?.zero_();
+            var y = norm.forward(x);
+            (y * g).sum().backward();
+            if (!trace.Contains($"{run}_y_{t}"))
+                continue;
+            Tolerances.AssertClose((Tensor)trace[$"{run}_y_{t}"]!, y, 1e-12, 1e-12, what: $"{run} output, step {t}");
+            Tolerances.AssertClose((Tensor)trace[$"{run}_dx_{t}"]!, x.grad!, 1e-12, 1e-12, what: $"{run} input gradient, step {t}");
+            Tolerances.AssertClose((Tensor)trace[$"{run}_dweight_{t}"]!, norm.Weight.grad!, 1e-11, 1e-12, what: $"{run} γ gradient, step {t}");
+            compared++;
+        }
+        Assert.True(compared >= 12, $"only {compared} recorded steps compared");
+        foreach (var (key, actual) in new[] { ("running_var", norm.RunningVar), ("ema_gz", norm.EmaGz), ("buffer_x2", norm.WindowX2) })
+            Tolerances.AssertClose(((Tensor)trace[$"{run}_{key}"]!).reshape(actual.shape), actual, 1e-12, 1e-12, what: $"{run} {key} after step {steps}");
+        Assert.Equal(((Tensor)trace[$"{run}_skip_counter"]!).item<long>(), norm.Skipped);
     }
 }
