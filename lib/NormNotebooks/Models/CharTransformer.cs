@@ -58,9 +58,17 @@ public sealed record TransformerConfig(
     bool DepthScaledInit = false, NormImplementation? NormImplementation = null, int? NormDecay = null, int? NormGate = null)
 {
     /// <summary>The options every norm of the model is built with.</summary>
-    internal NormOptions NormOptions(int depth) =>
-        new() { Layout = NormLayout.ChannelsLast, Depth = depth, Groups = Heads, Eps = NormEps, WarmupIterations = NormWarmup, Implementation = NormImplementation,
-            DecaySteps = NormDecay, RhoGateIterations = NormGate };
+    internal NormOptions NormOptions(int depth) => new()
+    {
+        Layout = NormLayout.ChannelsLast,
+        Depth = depth,
+        Groups = Heads,
+        Eps = NormEps,
+        WarmupIterations = NormWarmup,
+        Implementation = NormImplementation,
+        DecaySteps = NormDecay,
+        RhoGateIterations = NormGate,
+    };
 
     /// <summary>Placement of block <paramref name="index"/> (0-based) once Mix-LN is resolved.</summary>
     public NormPlacement PlacementOf(int index) => Placement switch
