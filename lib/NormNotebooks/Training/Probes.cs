@@ -158,26 +158,16 @@ public static class Probes
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var wasTraining = model.training;
-        var saved = model.named_buffers().Select(b => (b.buffer, Copy: b.buffer.clone())).ToList();
-        try
+        using var snapshot = new ModelStateSnapshot(model);
+        model.train();
+        double total = 0;
+        for (long start = 0; start < data.Count; start += batchSize)
         {
-            model.train();
-            double total = 0;
-            for (long start = 0; start < data.Count; start += batchSize)
-            {
-                var length = Math.Min(batchSize, data.Count - start);
-                total += nn.functional.cross_entropy(model.forward(data.Images.narrow(0, start, length)), data.Labels.narrow(0, start, length),
-                    reduction: nn.Reduction.Sum).ToDouble();
-            }
-            return total / data.Count;
+            var length = Math.Min(batchSize, data.Count - start);
+            total += nn.functional.cross_entropy(model.forward(data.Images.narrow(0, start, length)), data.Labels.narrow(0, start, length),
+                reduction: nn.Reduction.Sum).ToDouble();
         }
-        finally
-        {
-            foreach (var (buffer, copy) in saved)
-                buffer.copy_(copy);
-            model.train(wasTraining);
-        }
+        return total / data.Count;
     }
 
     /// <summary>
@@ -195,17 +185,14 @@ public static class Probes
         if (steps.Count == 0 || steps.Any(step => !(step > 0) || !double.IsFinite(step)))
             throw new ArgumentException($"LossLandscape: the steps must be positive and finite, got [{string.Join(", ", steps)}].", nameof(steps));
         using var scope = NewDisposeScope();
-        var wasTraining = model.training;
-        var buffers = model.named_buffers().Select(b => (b.buffer, Copy: b.buffer.detach().clone())).ToList();
+        using var snapshot = new ModelStateSnapshot(model);
         var parameters = model.parameters().Where(p => p.requires_grad).Cast<Tensor>().ToList();
         var originals = parameters.Select(p => p.detach().clone()).ToList();
         (double Loss, Tensor[] Gradient) LossAndGradient()
         {
             var loss = nn.functional.cross_entropy(model.forward(batch.Images), batch.Labels);
             var gradient = autograd.grad([loss], parameters).Select(g => g.detach().to(float64)).ToArray();
-            using (no_grad())
-                foreach (var (buffer, copy) in buffers)
-                    buffer.copy_(copy);
+            snapshot.RestoreBuffers();
             return (loss.ToDouble(), gradient);
         }
         static double Norm(IEnumerable<Tensor> parts) => Math.Sqrt(parts.Sum(t => t.square().sum().ToDouble()));
@@ -229,13 +216,31 @@ public static class Probes
         finally
         {
             using (no_grad())
-            {
                 for (var i = 0; i < parameters.Count; i++)
                     parameters[i].copy_(originals[i]);
-                foreach (var (buffer, copy) in buffers)
-                    buffer.copy_(copy);
-            }
-            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>A model's buffers (running statistics) and training flag, copied at construction and put back on
+    /// <see cref="Dispose"/>: probes that run training-mode forwards must leave the model as they found it. The copies live in the
+    /// caller's dispose scope; dispose the snapshot first.</summary>
+    private sealed class ModelStateSnapshot(nn.Module model) : IDisposable
+    {
+        private readonly bool _wasTraining = model.training;
+        private readonly List<(Tensor Buffer, Tensor Copy)> _buffers = model.named_buffers().Select(b => (b.buffer, b.buffer.detach().clone())).ToList();
+
+        /// <summary>Copies the saved values back into the buffers.</summary>
+        public void RestoreBuffers()
+        {
+            using var _ = no_grad();
+            foreach (var (buffer, copy) in _buffers)
+                buffer.copy_(copy);
+        }
+
+        public void Dispose()
+        {
+            RestoreBuffers();
+            model.train(_wasTraining);
         }
     }
 
