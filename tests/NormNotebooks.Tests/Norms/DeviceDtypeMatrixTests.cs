@@ -46,7 +46,7 @@ public sealed class DeviceDtypeMatrixTests
     private static readonly HashSet<string> ChannelsLastNames =
     [
         "none", "layernorm", "rmsnorm", "rmsnorm-affine", "prmsnorm", "crmsnorm", "batchnorm", "powernorm", "powernorm-v", "layernorm-scaling",
-        "ghost-batchnorm", "unified-norm", "repbn", "prepbn", "rmsnorm-scaling",
+        "ghost-batchnorm", "unified-norm", "unified-norm-m1", "unified-norm-filtered", "repbn", "prepbn", "rmsnorm-scaling",
     ];
 
     private static readonly HashSet<string> ChannelsFirstNames = ["groupnorm", "instancenorm", "bcn", "bcn-estimated", "evonorm-b0", "evonorm-s0", "regionnorm-l"];
