@@ -25,7 +25,7 @@ public static class NormFolding
             UnifiedNorm un => (un.FoldedScale(), un.Bias.detach().clone()),
             RepBatchNorm rep => rep.Folded(),
             ProgressiveRepBatchNorm progressive => progressive.RepBatchNorm.Folded(),   // its evaluation map is the RepBN path alone
-            BatchNorm { ChannelsLast: true } bn => BatchNormAffine(bn),
+            BatchNorm { ChannelsLast: true } bn => bn.Folded(),
             _ => throw new ArgumentException($"{norm.GetType().Name} has no fixed per-feature inference map to fold ({norm}); "
                 + "foldable: UnifiedNorm, RepBatchNorm, ProgressiveRepBatchNorm, channels-last BatchNorm.", nameof(norm)),
         };
@@ -66,13 +66,5 @@ public static class NormFolding
         Into(model.FinalNorm, "head");
         folded.eval();
         return folded;
-    }
-
-    private static (Tensor Scale, Tensor Shift) BatchNormAffine(BatchNorm bn)
-    {
-        var inverseStd = rsqrt(bn.RunningVar + bn.Eps);
-        var weight = bn.Weight?.detach() ?? ones_like(inverseStd);
-        var bias = bn.Bias?.detach() ?? zeros_like(inverseStd);
-        return (weight * inverseStd, bias - weight * bn.RunningMean * inverseStd);
     }
 }

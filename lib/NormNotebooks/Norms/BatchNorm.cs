@@ -117,6 +117,17 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
         return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The evaluation-mode map as (scale, shift) per channel: y = scale ⊙ x + shift with scale = γ/√(σ² + ε) and
+    /// shift = β − γμ/√(σ² + ε) from the running statistics (γ = 1, β = 0 without affine). Detached.</summary>
+    public (Tensor Scale, Tensor Shift) Folded()
+    {
+        using var scope = NewDisposeScope();
+        var inverseStd = rsqrt(_runningVar + Eps);
+        var weight = _weight?.detach() ?? ones_like(inverseStd);
+        var bias = _bias?.detach() ?? zeros_like(inverseStd);
+        return ((weight * inverseStd).MoveToOuterDisposeScope(), (bias - weight * _runningMean * inverseStd).MoveToOuterDisposeScope());
+    }
+
     /// <inheritdoc/>
     public override string ToString() => $"BatchNorm({Channels}, eps={Eps:g}, momentum={Momentum:g}, affine={Affine}, channels_last={ChannelsLast})";
 }

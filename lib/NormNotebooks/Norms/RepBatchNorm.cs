@@ -57,10 +57,8 @@ public sealed class RepBatchNorm : nn.Module<Tensor, Tensor>
     public (Tensor Scale, Tensor Shift) Folded()
     {
         using var scope = NewDisposeScope();
-        var inverseStd = rsqrt(_norm.RunningVar + _norm.Eps);
-        var scale = _norm.Weight!.detach() * inverseStd + _eta.detach();
-        var shift = _norm.Bias!.detach() - _norm.Weight!.detach() * _norm.RunningMean * inverseStd;
-        return (scale.MoveToOuterDisposeScope(), shift.MoveToOuterDisposeScope());
+        var (scale, shift) = _norm.Folded();   // BN's affine map, plus η on the identity path
+        return ((scale + _eta.detach()).MoveToOuterDisposeScope(), shift.MoveToOuterDisposeScope());
     }
 
     /// <inheritdoc/>
