@@ -2,10 +2,11 @@
 using System.CommandLine;
 using NormNotebooks.Cli;
 
-var root = new RootCommand("normnb: run the NormNotebooks notebooks headless, fit scaling laws, fetch and verify data, inspect the runtime.")
+var root = new RootCommand("normnb: run the NormNotebooks notebooks headless, fit scaling laws, run sweeps one grid point at a time, fetch and verify data, inspect the runtime.")
 {
     RunCommand.Create(),
     FitCommand.Create(),
+    SweepCommand.Create(),
     BenchCommand.Create(),
     InfoCommand.Create(),
     DataCommand.Create(),

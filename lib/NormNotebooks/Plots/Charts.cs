@@ -10,6 +10,9 @@ namespace NormNotebooks.Plots;
 /// <summary>One named series of a line chart.</summary>
 public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
 
+/// <summary>A fitted curve with its interval band (e.g. the 95 % bootstrap band of a scaling law), drawn as a line over a shaded range.</summary>
+public sealed record Band(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y, IReadOnlyList<double> Lower, IReadOnlyList<double> Upper);
+
 /// <summary>
 /// Plotly.NET charts with one look for every notebook: a white template, one colour cycle, 760×420 pixels, titles that state the
 /// finding, axis titles always, log axes on request. Each returns a <see cref="GenericChart"/>, which displays inline under normnb run
@@ -28,6 +31,28 @@ public static class Charts
         var charts = series.Select((s, i) => Chart.Line<double, double, string>(
             x: s.X, y: s.Y, Name: s.Name, ShowMarkers: markers, LineColor: Color.fromString(Palette[i % Palette.Count]),
             MarkerColor: Color.fromString(Palette[i % Palette.Count]))).ToList();
+        return Style(Chart.Combine(charts), title, xTitle, yTitle, logX, logY);
+    }
+
+    /// <summary>Measurements against fits: <paramref name="points"/> as markers, <paramref name="lines"/> as lines (dashed with
+    /// <paramref name="dashLines"/>), <paramref name="bands"/> as a line over its shaded interval; one colour per index in each list, so
+    /// the points, the line and the band of the same index share it (a model size's runs and its fitted curve).</summary>
+    public static GenericChart Fit(string title, IEnumerable<Series> points, IEnumerable<Series>? lines, IEnumerable<Band>? bands, string xTitle, string yTitle,
+        bool logX = false, bool logY = false, bool dashLines = false)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        var charts = new List<GenericChart>();
+        foreach (var (b, i) in (bands ?? []).Select((b, i) => (b, i)))
+        {
+            var colour = Palette[i % Palette.Count];
+            charts.Add(Chart.Range<double, double, string>(x: b.X, y: b.Y, upper: b.Upper, lower: b.Lower, mode: StyleParam.Mode.Lines, Name: b.Name,
+                LineColor: Color.fromString(colour), RangeColor: Color.fromString(Translucent(colour)), UpperName: b.Name + " (upper)", LowerName: b.Name + " (lower)"));
+        }
+        foreach (var (l, i) in (lines ?? []).Select((l, i) => (l, i)))
+            charts.Add(Chart.Line<double, double, string>(x: l.X, y: l.Y, Name: l.Name, LineColor: Color.fromString(Palette[i % Palette.Count]),
+                LineDash: dashLines ? StyleParam.DrawingStyle.Dash : StyleParam.DrawingStyle.Solid));
+        foreach (var (p, i) in points.Select((p, i) => (p, i)))
+            charts.Add(Chart.Point<double, double, string>(x: p.X, y: p.Y, Name: p.Name, MarkerColor: Color.fromString(Palette[i % Palette.Count])));
         return Style(Chart.Combine(charts), title, xTitle, yTitle, logX, logY);
     }
 
@@ -150,4 +175,8 @@ public static class Charts
     }
 
     private static FSharpOption<T> Some<T>(T value) => FSharpOption<T>.Some(value);
+
+    // "#RRGGBB" at a quarter opacity, for a band under its line.
+    private static string Translucent(string hex) =>
+        $"rgba({Convert.ToInt32(hex[1..3], 16)},{Convert.ToInt32(hex[3..5], 16)},{Convert.ToInt32(hex[5..7], 16)},0.25)";
 }

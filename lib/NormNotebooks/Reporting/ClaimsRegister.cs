@@ -133,6 +133,23 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
     /// <summary>Judges a claim from samples of the effect itself (already paired differences, or ratios for a ratio claim).</summary>
     public ClaimOutcome Judge(string id, IReadOnlyList<double> effects) => Record(Evaluate(Declaration(id), effects, regime: null));
 
+    /// <summary>Judges a claim from an estimate and an interval computed elsewhere — a bootstrap over runs, for a fitted scaling-law
+    /// exponent — with the declared rule (a ratio claim's interval is given as ratios). <paramref name="n"/> counts what was resampled
+    /// (runs); <paramref name="how"/> says how the interval was made and is printed with the verdict. Quick mode reports, as always.</summary>
+    public ClaimOutcome JudgeInterval(string id, double estimate, double lower, double upper, int n, string how)
+    {
+        var d = Declaration(id);
+        if (d.Rule == ClaimRule.Exact)
+            throw new InvalidOperationException($"Claim '{id}' is exact; judge it with JudgeExact.");
+        ArgumentException.ThrowIfNullOrWhiteSpace(how);
+        if (!double.IsFinite(estimate) || !double.IsFinite(lower) || !double.IsFinite(upper) || lower > upper || (d.Ratio && lower <= 0))
+            throw new ArgumentException($"Claim '{id}': the interval [{lower}, {upper}] around {estimate} must be finite and ordered{(d.Ratio ? ", with positive ratios" : "")}.");
+        var (verdict, note) = Quick ? (Verdict.Reported, "quick mode: reported, not judged")
+            : n < MinimumSamples ? (Verdict.Inconclusive, $"n = {n} < {MinimumSamples}")
+            : Decide(d, d.Ratio ? Math.Log(lower) : lower, d.Ratio ? Math.Log(upper) : upper);
+        return Record(new ClaimOutcome(d, verdict, estimate, lower, upper, n, $"{note}; {how}"));
+    }
+
     /// <summary>Records a claim as inconclusive because the experiment is outside the regime where it can show (the reason says
     /// why); the effect, when given, is still reported with its interval.</summary>
     public ClaimOutcome JudgeOutOfRegime(string id, string reason, IReadOnlyList<double>? effects = null)

@@ -43,6 +43,14 @@ public sealed record FitOptions
 
     /// <summary>L-BFGS iteration cap per start.</summary>
     public int MaxIterations { get; init; } = 2000;
+
+    /// <summary>Average the loss over rows instead of summing it. Off by default and there only to show the pitfall Besiroglu et al.
+    /// (2024) found in Hoffmann et al.'s fit: the mean shrinks the objective and its gradient n-fold, so a gradient test stops L-BFGS
+    /// near its start.</summary>
+    public bool Average { get; init; }
+
+    /// <summary>L-BFGS stops when the gradient's norm falls below this (SciPy's L-BFGS-B default, pgtol, is 1e-5).</summary>
+    public double GradientTolerance { get; init; } = 1e-9;
 }
 
 /// <summary>An estimate with its bootstrap standard error and percentile interval (null without a bootstrap).</summary>
@@ -174,6 +182,7 @@ public static class ScalingFitter
         ArgumentOutOfRangeException.ThrowIfNegative(options.DropHighest, nameof(options.DropHighest));
         ArgumentOutOfRangeException.ThrowIfNegative(options.Bootstrap, nameof(options.Bootstrap));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.HuberDelta, nameof(options.HuberDelta));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.GradientTolerance, nameof(options.GradientTolerance));
         if (options.Level is <= 0 or >= 1)
             throw new ArgumentOutOfRangeException(nameof(options), $"Level must be in (0, 1); got {options.Level}.");
         var clock = Stopwatch.StartNew();
@@ -241,7 +250,7 @@ public static class ScalingFitter
         public Attempt? Minimise(double[] start, int[] rows)
         {
             var objective = ObjectiveFunction.Gradient(theta => Evaluate(theta, rows));
-            var minimizer = new LimitedMemoryBfgsMinimizer(1e-9, 1e-12, 1e-15, 10, options.MaxIterations);
+            var minimizer = new LimitedMemoryBfgsMinimizer(options.GradientTolerance, 1e-12, 1e-15, 10, options.MaxIterations);
             try
             {
                 var result = minimizer.FindMinimum(objective, Vector<double>.Build.DenseOfArray(start));
@@ -283,6 +292,12 @@ public static class ScalingFitter
                 total += loss;
                 for (var k = 0; k < gradient.Length; k++)
                     gradient[k] += slope * local[k];
+            }
+            if (options.Average)
+            {
+                total /= rows.Length;
+                for (var k = 0; k < gradient.Length; k++)
+                    gradient[k] /= rows.Length;
             }
             return (total, Vector<double>.Build.DenseOfArray(gradient));
         }

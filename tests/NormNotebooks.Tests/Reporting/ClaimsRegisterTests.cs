@@ -145,4 +145,35 @@ public sealed class ClaimsRegisterTests
     [InlineData(1234.4, 200, "1234")]
     public void Numbers_ShowTwoSignificantDigitsOfTheIntervalWidth(double value, double width, string expected) =>
         Assert.Equal(expected, ClaimsRegister.Number(value, width));
+
+    [Theory]
+    [InlineData(0.46, 0.42, 0.55, Verdict.Held)]            // inside 0.5 ± 0.1
+    [InlineData(0.75, 0.65, 0.85, Verdict.NotReproduced)]   // wholly beyond the margin
+    [InlineData(0.50, 0.30, 0.70, Verdict.Inconclusive)]    // crosses it
+    public void JudgeInterval_AppliesTheDeclaredRule_ToAGivenInterval(double estimate, double lower, double upper, Verdict expected)
+    {
+        var register = new ClaimsRegister(false)
+            .DeclareEquivalence("a", "N's share of compute is one half", "a − 0.5", "", 0.1, "a = 0.50 (approach 1)");
+        var outcome = register.JudgeInterval("a", estimate - 0.5, lower - 0.5, upper - 0.5, 40, "bootstrap over 40 runs");
+        Assert.Equal(expected, outcome.Verdict);
+        Assert.Equal(40, outcome.N);
+        Assert.EndsWith("bootstrap over 40 runs", outcome.Note);
+        Assert.Equal(lower - 0.5, outcome.Lower);
+    }
+
+    [Fact]
+    public void JudgeInterval_OnRatios_DecidesOnTheLogScale_ReportsInQuickMode_AndRefusesBadIntervals()
+    {
+        var full = new ClaimsRegister(false)
+            .DeclareEquivalence("predict", "the law predicts the held-out loss", "observed / predicted", "×", 1.02, "§4", ratio: true);
+        Assert.Equal(Verdict.Held, full.JudgeInterval("predict", 1.0, 0.985, 1.015, 3, "bootstrap").Verdict);
+        Assert.Equal(Verdict.NotReproduced, full.JudgeInterval("predict", 1.05, 1.03, 1.07, 3, "bootstrap").Verdict);
+        Assert.Equal(Verdict.Inconclusive, full.JudgeInterval("predict", 1.0, 0.99, 1.01, 2, "bootstrap").Verdict);   // n < 3
+        Assert.Throws<ArgumentException>(() => full.JudgeInterval("predict", 1.0, 1.01, 0.99, 3, "bootstrap"));
+        Assert.Throws<ArgumentException>(() => full.JudgeInterval("predict", 1.0, 0.0, 1.01, 3, "bootstrap"));
+        Assert.Throws<InvalidOperationException>(() => Declared().JudgeInterval("identity", 0, 0, 0, 3, "bootstrap"));
+        var quick = new ClaimsRegister(true)
+            .DeclareEquivalence("predict", "the law predicts the held-out loss", "observed / predicted", "×", 1.02, "§4", ratio: true);
+        Assert.Equal(Verdict.Reported, quick.JudgeInterval("predict", 1.0, 0.985, 1.015, 3, "bootstrap").Verdict);
+    }
 }

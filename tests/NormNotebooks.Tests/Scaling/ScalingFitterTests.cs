@@ -191,4 +191,20 @@ public sealed class ScalingFitterTests
         // replication's refit ~20, Besiroglu et al. 2024): the constants, not the frontier algebra, carry the disagreement.
         Assert.InRange(d / n, 55, 65);   // measured 58.9
     }
+
+    [Fact]
+    public void AveragedObjective_WithSciPysGradientTolerance_StopsShortOfTheSummedFit()
+    {
+        // Besiroglu et al. (2024): Hoffmann's mean-over-points Huber with L-BFGS-B's default tolerance stops after a few
+        // iterations. The same data, the same start: the sum converges to the truth; the mean with pgtol 1e-5 stops early.
+        var data = ChinchillaRuns(200, noise: 0.0, seed: 10);
+        double[] start = [5.0, 5.0, 0.0, 0.5, 0.5];
+        var summed = ScalingFitter.Fit(new ChinchillaLaw(), data, new FitOptions { Starts = [start] });
+        var averaged = ScalingFitter.Fit(new ChinchillaLaw(), data, new FitOptions { Starts = [start], Average = true, GradientTolerance = 1e-5 });
+        Assert.True(summed.Converged);
+        Assert.Equal(Chinchilla[3], summed["alpha"].Value, 1e-3);
+        Assert.True(averaged.Iterations < summed.Iterations, $"averaged {averaged.Iterations} iterations, summed {summed.Iterations}");
+        Assert.True(Math.Abs(averaged["alpha"].Value - Chinchilla[3]) > 10 * Math.Abs(summed["alpha"].Value - Chinchilla[3]),
+            $"averaged α {averaged["alpha"].Value}, summed α {summed["alpha"].Value}");
+    }
 }
