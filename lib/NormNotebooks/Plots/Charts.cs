@@ -36,22 +36,24 @@ public static class Charts
 
     /// <summary>Measurements against fits: <paramref name="points"/> as markers, <paramref name="lines"/> as lines (dashed with
     /// <paramref name="dashLines"/>), <paramref name="bands"/> as a line over its shaded interval; one colour per index in each list, so
-    /// the points, the line and the band of the same index share it (a model size's runs and its fitted curve).</summary>
+    /// the points, the line and the band of the same index share it (a model size's runs and its fitted curve); bands start at colour
+    /// <paramref name="firstBandColour"/> to stand apart from the points. A series or band without a finite value (a fit that gave
+    /// nothing at this size of sweep) is left out of the chart, keeping its colour slot, rather than drawn as an empty trace.</summary>
     public static GenericChart Fit(string title, IEnumerable<Series> points, IEnumerable<Series>? lines, IEnumerable<Band>? bands, string xTitle, string yTitle,
-        bool logX = false, bool logY = false, bool dashLines = false)
+        bool logX = false, bool logY = false, bool dashLines = false, int firstBandColour = 0)
     {
         ArgumentNullException.ThrowIfNull(points);
         var charts = new List<GenericChart>();
-        foreach (var (b, i) in (bands ?? []).Select((b, i) => (b, i)))
+        foreach (var (b, i) in (bands ?? []).Select((b, i) => (b, i)).Where(x => x.b.Y.Any(double.IsFinite)))
         {
-            var colour = Palette[i % Palette.Count];
+            var colour = Palette[(i + firstBandColour) % Palette.Count];
             charts.Add(Chart.Range<double, double, string>(x: b.X, y: b.Y, upper: b.Upper, lower: b.Lower, mode: StyleParam.Mode.Lines, Name: b.Name,
                 LineColor: Color.fromString(colour), RangeColor: Color.fromString(Translucent(colour)), UpperName: b.Name + " (upper)", LowerName: b.Name + " (lower)"));
         }
-        foreach (var (l, i) in (lines ?? []).Select((l, i) => (l, i)))
+        foreach (var (l, i) in (lines ?? []).Select((l, i) => (l, i)).Where(x => x.l.Y.Any(double.IsFinite)))
             charts.Add(Chart.Line<double, double, string>(x: l.X, y: l.Y, Name: l.Name, LineColor: Color.fromString(Palette[i % Palette.Count]),
                 LineDash: dashLines ? StyleParam.DrawingStyle.Dash : StyleParam.DrawingStyle.Solid));
-        foreach (var (p, i) in points.Select((p, i) => (p, i)))
+        foreach (var (p, i) in points.Select((p, i) => (p, i)).Where(x => x.p.Y.Any(double.IsFinite)))
             charts.Add(Chart.Point<double, double, string>(x: p.X, y: p.Y, Name: p.Name, MarkerColor: Color.fromString(Palette[i % Palette.Count])));
         return Style(Chart.Combine(charts), title, xTitle, yTitle, logX, logY);
     }

@@ -69,8 +69,8 @@ public sealed class ScalingFit
         (Law, Theta, Objective, Converged, ExitReason, Iterations, Starts, StartsAtBest, Points, DroppedRows) =
             (law, theta, objective, converged, exitReason, iterations, starts, startsAtBest, points, dropped);
         (RmsLogResidual, MaxAbsLogResidual, Ensemble, BootstrapFailures, Level, Elapsed) = (rms, maxAbs, ensemble, bootstrapFailures, level, elapsed);
-        Parameters = law.Reported.Select(q => Summarise(q.Name, q.Value)).ToList();
-        Derived = law.Derived.Select(q => Summarise(q.Name, q.Value)).ToList();
+        Parameters = law.Reported.Select(q => SummariseOrPoint(q.Name, q.Value)).ToList();
+        Derived = law.Derived.Select(q => SummariseOrPoint(q.Name, q.Value)).ToList();
     }
 
     /// <summary>The law fitted.</summary>
@@ -153,6 +153,11 @@ public sealed class ScalingFit
 
         double Percentile(double tau) => SortedArrayStatistics.QuantileCustom(samples, tau, QuantileDefinition.R7);
     }
+
+    // A reported quantity that overflows in every refit (a degenerate fit: a term's coefficient at e^700) keeps its point estimate,
+    // without an interval, instead of failing the whole fit; Summarise, asked for it explicitly, still says why.
+    private Estimate SummariseOrPoint(string name, Func<double[], double> quantity) =>
+        Ensemble.Count >= 2 && !Ensemble.Select(quantity).Any(double.IsFinite) ? new Estimate(name, quantity(Theta), null, null, null) : Summarise(name, quantity);
 
     /// <summary>The prediction at <paramref name="x"/> (inputs in the law's order) with its bootstrap band.</summary>
     public Prediction Predict(params double[] x)

@@ -20,6 +20,7 @@ public sealed record SweepPoint(string Name, TransformerConfig Model, TrainingCo
     IReadOnlyDictionary<string, double>? Tags = null)
 {
     /// <summary>Tokens the run trains on: steps × batch × context.</summary>
+    [JsonIgnore]
     public double Tokens => (double)Training.Steps * Training.BatchSize * Training.Context;
 
     /// <summary>A tag by name.</summary>
@@ -122,15 +123,19 @@ public sealed record SweepGrid(string Name, string Dataset, IReadOnlyList<SweepP
 public sealed record SweepRecord(int Index, SweepPoint Point, long Parameters, long NonEmbeddingParameters, TrainingResult Result)
 {
     /// <summary>Tokens trained on.</summary>
+    [JsonIgnore]
     public double Tokens => Point.Tokens;
 
     /// <summary>Training compute C ≈ 6·N·D with N all parameters (Hoffmann et al.'s approximation).</summary>
+    [JsonIgnore]
     public double Flops => 6.0 * Parameters * Tokens;
 
     /// <summary>The final validation loss (NaN for a run that failed).</summary>
+    [JsonIgnore]
     public double Loss => Result.Diverged ? double.NaN : Result.FinalValidationLoss ?? double.NaN;
 
     /// <summary>The validation curve: (tokens seen, validation loss) at every evaluation.</summary>
+    [JsonIgnore]
     public IReadOnlyList<(double Tokens, double Loss)> Curve =>
         Result.Steps.Where(s => s.ValidationLoss is not null)
             .Select(s => ((double)(s.Step + 1) * Point.Training.BatchSize * Point.Training.Context, s.ValidationLoss!.Value)).ToList();
@@ -169,6 +174,9 @@ public sealed record SweepResults(SweepGrid Grid, string Folder, IReadOnlyList<S
 /// <summary>Runs and merges sweeps (<see cref="SweepGrid"/>): one grid point per call, one JSON per point.</summary>
 public static class Sweep
 {
+    // Results are written on one line (a sweep commits dozens of them); grids stay indented for reading.
+    private static readonly JsonSerializerOptions Compact = new(SweepGrid.Json) { WriteIndented = false };
+
     /// <summary>Environment variables a batch scheduler sets to a task's index, in the order read: Slurm job arrays, Kubernetes
     /// Indexed Jobs, and our own.</summary>
     public static IReadOnlyList<string> IndexVariables { get; } = ["NORMNB_SWEEP_INDEX", "SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"];
@@ -220,7 +228,7 @@ public static class Sweep
         var result = LanguageModelTrainer.Train(point.Name, model, data, point.Training, progress);
         var record = new SweepRecord(index, point, parameters, nonEmbedding, result with { Steps = Thin(result.Steps, 100) });
         Directory.CreateDirectory(folder);
-        WriteAtomically(path, JsonSerializer.Serialize(record, SweepGrid.Json));
+        WriteAtomically(path, JsonSerializer.Serialize(record, Compact));
         return record;
     }
 

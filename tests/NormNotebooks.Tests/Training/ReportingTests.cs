@@ -72,6 +72,20 @@ public sealed class ReportingTests
     }
 
     [Fact]
+    public void FitChart_DrawsPointsLinesAndBands_SharingColoursByIndex_AndLeavesOutSeriesWithNothingToDraw()
+    {
+        var html = GenericChart.toChartHTML(Charts.Fit("frontier", [new Series("runs, N = 10k", [1e10, 1e11], [2.5, 2.2]), new Series("no data", [1.0], [double.NaN])],
+            [new Series("fit", [1e10, 1e11], [2.4, 2.1])], [new Band("band", [1e10, 1e11], [2.4, 2.1], [2.3, 2.0], [2.5, 2.2])], "C", "loss", logX: true,
+            dashLines: true, firstBandColour: 2));
+        Assert.Contains("runs, N = 10k", html);
+        Assert.DoesNotContain("no data", html);                        // an all-NaN series would be an empty trace
+        Assert.Contains("\"dash\":\"dash\"", html);
+        Assert.Contains("\"fill\":\"tonexty\"", html);                   // the band's shaded range
+        Assert.Contains("rgba(0,158,115,0.25)", html);                    // band colour 2 (#009E73) at a quarter opacity
+        Assert.Contains($"\"color\":\"{Charts.Palette[0]}\"", html);    // points and line of index 0 share the first colour
+    }
+
+    [Fact]
     public void ConsoleProgress_WritesALineEveryTenPercent_OrRewritesOneLine()
     {
         static TrainingProgress At(int step) => new(step, 50, 2.5, null, 1000, "tokens", TimeSpan.FromSeconds(50 - step), "run");
