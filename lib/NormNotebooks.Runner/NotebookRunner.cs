@@ -288,21 +288,31 @@ public sealed class NotebookRunner(RunOptions options)
         Stopwatch? sinceDone = null;
         void Stop()
         {
+#pragma warning disable CA1031 // runs on a timer thread or inside a signal handler: it has just ended, or a descendant cannot be killed
             try
             {
                 process.Kill(entireProcessTree: true);
             }
-#pragma warning disable CA1031 // runs on a timer thread or inside a signal handler: it has just ended, or a descendant cannot be killed
             catch (Exception)
-#pragma warning restore CA1031
             {
+                // Walking the process tree can fail while other processes come and go; the notebook process itself must still end.
+                try
+                {
+                    process.Kill();
+                }
+                catch (Exception)
+                {
+                }
             }
+#pragma warning restore CA1031
         }
         await using var watchdog = new Timer(_ =>
         {
             if (process.HasExited)
                 return;
-            if (collector.CurrentCellElapsed > options.CellTimeout)
+            if (interrupted)
+                Stop();   // a stop signal was received and the process still runs: the first kill did not take, try again
+            else if (collector.CurrentCellElapsed > options.CellTimeout)
             {
                 timedOut = true;
                 Stop();
