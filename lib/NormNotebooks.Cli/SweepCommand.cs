@@ -22,7 +22,7 @@ internal static class SweepCommand
             for (var i = 0; i < g.Points.Count; i++)
             {
                 var p = g.Points[i];
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{i,5}  {p.Name,-28} {p.Model.Width,5} {p.Model.Depth,5} {p.Training.Steps,6} {p.Tokens,10:0.###e0}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{i,5}  {p.Name,-28} {p.Model?.Width ?? p.Translation!.Width,5} {(p.Model is { } m ? m.Depth.ToString(CultureInfo.InvariantCulture) : $"{p.Translation!.EncoderDepth}+{p.Translation.DecoderDepth}"),5} {p.Training.Steps,6} {p.Tokens,10:0.###e0}"));
             }
             return 0;
         }));
@@ -43,11 +43,23 @@ internal static class SweepCommand
             var indices = chosen is { } one ? [one] : Sweep.Load(g, folder).Missing;
             if (chosen is { } c && (c < 0 || c >= g.Points.Count))
                 throw new ArgumentException($"--index {c} is outside the grid {path} (indices 0–{g.Points.Count - 1}).");
-            var data = Sweep.LoadDataset(g);
+            Func<int, SweepRecord> train;
+            if (indices.Count == 0)
+                train = _ => throw new InvalidOperationException();
+            else if (g.IsTranslation)
+            {
+                var task = Sweep.LoadTranslation(g);
+                train = i => Sweep.RunPoint(g, i, folder, task);
+            }
+            else
+            {
+                var data = Sweep.LoadDataset(g);
+                train = i => Sweep.RunPoint(g, i, folder, data);
+            }
             foreach (var i in indices)
             {
                 var existed = File.Exists(Sweep.ResultPath(folder, g.Points[i].Name));
-                var record = Sweep.RunPoint(g, i, folder, data);
+                var record = train(i);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{(existed ? "kept" : "trained")} [{i}] {record.Point.Name}: N = {record.Parameters:N0}, D = {record.Tokens:0.###e0} tokens, loss {record.Loss:F4}, {record.Result.WallSeconds:F1} s → {Sweep.ResultPath(folder, record.Point.Name)}"));
             }

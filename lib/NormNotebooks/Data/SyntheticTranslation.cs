@@ -10,7 +10,7 @@ namespace NormNotebooks.Data;
 /// t ↦ 3 + ((a·(t − 3) + b) mod W) of the W word tokens. Solving it needs attention from each target position to a distant source
 /// position plus a lexical map. Ids: 0 = PAD (unused, kept for compatibility), 1 = BOS, 2 = EOS, 3 … 3 + W − 1 = words.
 /// </summary>
-public sealed class SyntheticTranslation
+public sealed class SyntheticTranslation : ITranslationTask
 {
     /// <summary>Begin-of-sequence id (the decoder's first input).</summary>
     public const int Bos = 1;
@@ -64,6 +64,19 @@ public sealed class SyntheticTranslation
         if (device is not null)
             (source, input, target) = (source.to(device), input.to(device), target.to(device));
         return (source.MoveToOuterDisposeScope(), input.MoveToOuterDisposeScope(), target.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Seed of the validation batches: one fixed seed for every run, so runs with different training seeds or variants are
+    /// scored on the same sentences and pair.</summary>
+    public const long ValidationSeed = 1_000_003;
+
+    /// <summary><paramref name="batches"/> (at least one) batches of <paramref name="batchSize"/> drawn with <see cref="ValidationSeed"/>:
+    /// the same for every call.</summary>
+    public IEnumerable<(Tensor Source, Tensor DecoderInput, Tensor DecoderTarget)> ValidationBatches(int batchSize, int batches, Device? device = null)
+    {
+        var generator = new Generator((ulong)ValidationSeed);
+        for (var b = 0; b < Math.Max(1, batches); b++)
+            yield return SampleBatch(batchSize, generator, device);
     }
 
     private static int Gcd(int a, int b) => b == 0 ? Math.Abs(a) : Gcd(b, a % b);

@@ -18,8 +18,12 @@ namespace NormNotebooks.Models;
 /// <param name="PostLN">Post-LN blocks (Vaswani et al.) instead of Pre-LN.</param>
 /// <param name="MlpRatio">MLP hidden width over d.</param>
 /// <param name="InitStd">σ of the N(0, σ²) init of linear and embedding weights.</param>
+/// <param name="ScaledResidualInit">GPT-2's init (Radford et al. 2019): the projections that write into the residual stream (attention
+/// outputs and the MLP's second layer) start at σ/√(2·depth) of their stack, so a deep stack starts close to the identity and
+/// passes its input through (the encoder-decoder scaling notebook grows depth to 6).</param>
 public sealed record Seq2SeqConfig(int Vocabulary, int Width = 64, int EncoderDepth = 2, int DecoderDepth = 2, int Heads = 4, int Context = 32,
-    string Norm = "layernorm", bool PostLN = false, int MlpRatio = 4, double InitStd = 0.02);
+    string Norm = "layernorm", bool PostLN = false, int MlpRatio = 4, double InitStd = 0.02,
+    bool ScaledResidualInit = false);
 
 /// <summary>
 /// A small encoder-decoder Transformer (Vaswani et al. 2017) for synthetic translation: encoder blocks with bidirectional
@@ -101,26 +105,27 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor, Tensor>
         internal Seq2SeqBlock(Seq2SeqConfig config, NormOptions options, bool decoder) : base(nameof(Seq2SeqBlock))
         {
             (_heads, _postLn, IsDecoder) = (config.Heads, config.PostLN, decoder);
-            Linear L(long i, long o)
+            var residualStd = config.ScaledResidualInit ? config.InitStd / Math.Sqrt(2.0 * (decoder ? config.DecoderDepth : config.EncoderDepth)) : config.InitStd;
+            Linear L(long i, long o, bool residual = false)
             {
                 var l = nn.Linear(i, o);
                 using (no_grad())
                 {
-                    l.weight!.normal_(0, config.InitStd);
+                    l.weight!.normal_(0, residual ? residualStd : config.InitStd);
                     l.bias!.zero_();
                 }
                 return l;
             }
             var d = config.Width;
             _selfQkv = L(d, 3 * d);
-            _selfProj = L(d, d);
+            _selfProj = L(d, d, residual: true);
             if (decoder)
             {
                 _crossQ = L(d, d);
                 _crossKv = L(d, 2 * d);
-                _crossProj = L(d, d);
+                _crossProj = L(d, d, residual: true);
             }
-            _mlp = nn.Sequential(("fc", L(d, config.MlpRatio * d)), ("act", nn.GELU()), ("proj", L(config.MlpRatio * d, d)));
+            _mlp = nn.Sequential(("fc", L(d, config.MlpRatio * d)), ("act", nn.GELU()), ("proj", L(config.MlpRatio * d, d, residual: true)));
             _norms = nn.ModuleList(Enumerable.Range(0, decoder ? 3 : 2).Select(_ => NormFactory.Create(config.Norm, d, options)).ToArray());
             RegisterComponents();
         }

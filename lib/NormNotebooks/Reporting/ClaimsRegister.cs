@@ -19,6 +19,10 @@ public enum ClaimRule
     /// <summary>An identity that holds to rounding: max |Δ| within a tolerance, in quick and full mode.</summary>
     Exact,
 
+    /// <summary>Two quantities differ, in either direction (a paper that claims a difference but not its sign, or whose sign is a
+    /// property of the task): held when the interval excludes 0 (1 for a ratio); not reproduced when it lies inside ±margin.</summary>
+    Difference,
+
     /// <summary>The method is no worse than the baseline ("matches or outperforms"): the interval's lower end lies above −margin
     /// (a one-sided equivalence; the effect is signed so that larger is better).</summary>
     NonInferiority,
@@ -98,6 +102,16 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
         if (ratio ? !(margin > 1) : !(margin > 0))
             throw new ArgumentOutOfRangeException(nameof(margin), margin, $"Claim '{id}': the margin must be {(ratio ? "a factor above 1" : "positive")}.");
         return Add(new ClaimDeclaration(id, statement, ClaimRule.Equivalence, metric, unit, paper, Margin: margin, Ratio: ratio, Conversion: conversion));
+    }
+
+    /// <summary>Declares that two quantities differ, in either direction: held when the interval excludes 0 (1 for a ratio), not
+    /// reproduced when it lies inside ±<paramref name="margin"/> (÷/× for a ratio), inconclusive otherwise.</summary>
+    public ClaimsRegister DeclareDifference(string id, string statement, string metric, string unit, double margin, string paper,
+        string? conversion = null, bool ratio = false)
+    {
+        if (ratio ? !(margin > 1) : !(margin > 0))
+            throw new ArgumentOutOfRangeException(nameof(margin), margin, $"Claim '{id}': the margin must be {(ratio ? "above 1 (a ratio)" : "positive")}.");
+        return Add(new ClaimDeclaration(id, statement, ClaimRule.Difference, metric, unit, paper, Margin: margin, Ratio: ratio, Conversion: conversion));
     }
 
     /// <summary>Declares that the method is no worse than the baseline by more than <paramref name="margin"/> ("matches or outperforms"):
@@ -303,6 +317,13 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
                 return (Verdict.Held, "interval inside the margin");
             return lower >= margin || upper <= -margin ? (Verdict.NotReproduced, "interval outside the margin") : (Verdict.Inconclusive, "interval crosses the margin");
         }
+        if (d.Rule == ClaimRule.Difference)
+        {
+            var margin = d.Ratio ? Math.Log(d.Margin!.Value) : d.Margin!.Value;
+            if (lower > 0 || upper < 0)
+                return (Verdict.Held, lower > 0 ? "interval above 0" : "interval below 0");
+            return lower > -margin && upper < margin ? (Verdict.NotReproduced, "interval inside the margin") : (Verdict.Inconclusive, "interval spans 0 and crosses the margin");
+        }
         if (d.Rule == ClaimRule.NonInferiority)
         {
             var margin = d.Ratio ? Math.Log(d.Margin!.Value) : d.Margin!.Value;
@@ -326,6 +347,7 @@ public sealed class ClaimsRegister(bool quick, double confidence = 0.95)
     {
         ClaimRule.Exact => $"exact: max |Δ| ≤ {d.Tolerance:0.0e+0}",
         ClaimRule.Equivalence => d.Ratio ? $"equivalence: ratio within ×/÷{d.Margin:0.###}" : $"equivalence: |effect| < {d.Margin:0.####} {d.Unit}",
+        ClaimRule.Difference => d.Ratio ? $"difference: interval excludes 1, either side (not reproduced within ×/÷{d.Margin:0.###})" : $"difference: interval excludes 0, either sign (not reproduced within ±{d.Margin:0.####} {d.Unit})",
         ClaimRule.NonInferiority => d.Ratio ? $"non-inferiority: ratio above ÷{d.Margin:0.###}" : $"non-inferiority: effect > −{d.Margin:0.####} {d.Unit}",
         _ => d.Ratio ? $"effect: ratio on the side of {d.PaperEffect:0.###}× (declared), interval excludes 1" : $"effect: sign of {d.PaperEffect:+0.####;−0.####} {d.Unit} (declared), interval excludes 0",
     };

@@ -9,17 +9,19 @@ using NormNotebooks.Runtime;
 
 namespace NormNotebooks.Training;
 
-/// <summary>One grid point of a sweep: a character Transformer, its training run, the seed its weights start from, and free-form
-/// numeric tags the analysis groups by (e.g. "budget" for an IsoFLOP slice).</summary>
+/// <summary>One grid point of a sweep: a model (a character Transformer, or an encoder-decoder for a translation sweep), its training
+/// run, the seed its weights start from, and free-form numeric tags the analysis groups by (e.g. "budget" for an IsoFLOP slice).</summary>
 /// <param name="Name">Unique, file-name-safe name (letters, digits, '-', '_', '.', '='); the result is saved as NAME.json.</param>
-/// <param name="Model">The model.</param>
-/// <param name="Training">The run.</param>
+/// <param name="Model">The character Transformer (data set "brown"); null for a translation point.</param>
+/// <param name="Training">The run. For a translation point, <see cref="TrainingConfig.Context"/> is the target tokens per pair
+/// (the task's Length + 1).</param>
 /// <param name="InitSeed">Seed set (<see cref="Compute.Seed"/>) before the model is built.</param>
 /// <param name="Tags">Numbers the analysis reads back (sizes, budgets, roles).</param>
-public sealed record SweepPoint(string Name, TransformerConfig Model, TrainingConfig Training, long InitSeed = 0,
-    IReadOnlyDictionary<string, double>? Tags = null)
+/// <param name="Translation">The encoder-decoder (data set "brown-translation"); null for a character point.</param>
+public sealed record SweepPoint(string Name, TransformerConfig? Model, TrainingConfig Training, long InitSeed = 0,
+    IReadOnlyDictionary<string, double>? Tags = null, Seq2SeqConfig? Translation = null)
 {
-    /// <summary>Tokens the run trains on: steps × batch × context.</summary>
+    /// <summary>Tokens the run trains on: steps × batch × context (target tokens for a translation point).</summary>
     [JsonIgnore]
     public double Tokens => (double)Training.Steps * Training.BatchSize * Training.Context;
 
@@ -32,11 +34,13 @@ public sealed record SweepPoint(string Name, TransformerConfig Model, TrainingCo
 
 /// <summary>
 /// A sweep: a named list of grid points on one data set. The grid is the unit a batch scheduler fans out — each point is trained by
-/// one call, <see cref="Sweep.RunPoint"/> (<c>normnb sweep run --grid GRID --index I</c>), which writes one JSON result, so a Slurm array
+/// one call, <c>Sweep.RunPoint</c> (<c>normnb sweep run --grid GRID --index I</c>), which writes one JSON result, so a Slurm array
 /// or a Kubernetes Indexed Job runs the points on as many machines as it likes, and <see cref="Sweep.Load"/> merges the folder.
 /// </summary>
 /// <param name="Name">The sweep's name.</param>
-/// <param name="Dataset">The data set every point trains on; "brown" (the Brown corpus, characters) is the one supported.</param>
+/// <param name="Dataset">The data set every point trains on: "brown" (the Brown corpus, characters; points with a
+/// <see cref="SweepPoint.Model"/>) or "brown-translation" (<see cref="CipherTranslation"/> on the Brown corpus; points with a
+/// <see cref="SweepPoint.Translation"/>).</param>
 /// <param name="Points">The grid points, in index order.</param>
 public sealed record SweepGrid(string Name, string Dataset, IReadOnlyList<SweepPoint> Points)
 {
@@ -48,7 +52,11 @@ public sealed record SweepGrid(string Name, string Dataset, IReadOnlyList<SweepP
     };
 
     /// <summary>The data sets <see cref="Dataset"/> may name.</summary>
-    public static IReadOnlyList<string> Datasets { get; } = ["brown"];
+    public static IReadOnlyList<string> Datasets { get; } = ["brown", "brown-translation"];
+
+    /// <summary>Whether the points are encoder-decoders on the translation task.</summary>
+    [JsonIgnore]
+    public bool IsTranslation => Dataset == "brown-translation";
 
     /// <summary>Checks names (unique, file-name safe) and the data set; the message names the point.</summary>
     /// <exception cref="ArgumentException">A bad grid.</exception>
@@ -62,14 +70,17 @@ public sealed record SweepGrid(string Name, string Dataset, IReadOnlyList<SweepP
         for (var i = 0; i < Points.Count; i++)
         {
             var p = Points[i] ?? throw new ArgumentException($"{source}: point {i} is null.");
-            if (p.Model is null || p.Training is null)
-                throw new ArgumentException($"{source}: point {i} ('{p.Name}') lacks its model or training configuration.");
+            if (p.Training is null || (IsTranslation ? p.Translation is null : p.Model is null))
+                throw new ArgumentException($"{source}: point {i} ('{p.Name}') lacks its {(p.Training is null ? "training" : IsTranslation ? "Translation model" : "Model")} configuration.");
+            if (IsTranslation ? p.Model is not null : p.Translation is not null)
+                throw new ArgumentException($"{source}: point {i} ('{p.Name}') has a {(IsTranslation ? "character Model" : "Translation model")}, which the data set '{Dataset}' does not train.");
             if (string.IsNullOrEmpty(p.Name) || p.Name.StartsWith('.') || p.Name.Any(c => !char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '.' or '=')))
                 throw new ArgumentException($"{source}: point {i}'s name '{p.Name}' is not file-name safe (letters, digits, '-', '_', '.', '=').");
             if (!seen.Add(p.Name))
                 throw new ArgumentException($"{source}: point name '{p.Name}' is used twice (the second at index {i}).");
-            if (p.Training.Context > p.Model.Context)
-                throw new ArgumentException($"{source}: point {i} ('{p.Name}') trains at context {p.Training.Context}, beyond the model's {p.Model.Context}.");
+            var context = IsTranslation ? p.Translation!.Context : p.Model!.Context;
+            if (p.Training.Context > context)
+                throw new ArgumentException($"{source}: point {i} ('{p.Name}') trains at context {p.Training.Context}, beyond the model's {context}.");
         }
     }
 
@@ -118,9 +129,13 @@ public sealed record SweepGrid(string Name, string Dataset, IReadOnlyList<SweepP
 /// <param name="Index">The point's index in the grid.</param>
 /// <param name="Point">The point as trained.</param>
 /// <param name="Parameters">Trainable parameters, embeddings included (Hoffmann's N).</param>
-/// <param name="NonEmbeddingParameters">Parameters outside the token and position embeddings (Kaplan's N).</param>
+/// <param name="NonEmbeddingParameters">Parameters outside the token and position embeddings (Kaplan's N); for a translation
+/// point N_e + N_d (the output head excluded too).</param>
 /// <param name="Result">The run.</param>
-public sealed record SweepRecord(int Index, SweepPoint Point, long Parameters, long NonEmbeddingParameters, TrainingResult Result)
+/// <param name="EncoderParameters">Translation: N_e, the encoder blocks and the encoder's final norm (embeddings excluded).</param>
+/// <param name="DecoderParameters">Translation: N_d, the decoder blocks and the decoder's final norm (embeddings and the output head excluded).</param>
+public sealed record SweepRecord(int Index, SweepPoint Point, long Parameters, long NonEmbeddingParameters, TrainingResult Result,
+    long? EncoderParameters = null, long? DecoderParameters = null)
 {
     /// <summary>Tokens trained on.</summary>
     [JsonIgnore]
@@ -158,14 +173,14 @@ public sealed record SweepResults(SweepGrid Grid, string Folder, IReadOnlyList<S
         var csv = new StringBuilder("index,name,");
         foreach (var tag in tags)
             csv.Append(tag).Append(',');
-        csv.Append("params,nonEmbeddingParams,tokens,flops,loss,diverged,wallSeconds\n");
+        csv.Append("params,nonEmbeddingParams,encoderParams,decoderParams,tokens,flops,loss,diverged,wallSeconds\n");
         foreach (var r in Records)
         {
             csv.Append(CultureInfo.InvariantCulture, $"{r.Index},{r.Point.Name},");
             foreach (var tag in tags)
                 csv.Append(r.Point.Tags is not null && r.Point.Tags.TryGetValue(tag, out var v) ? v.ToString("R", CultureInfo.InvariantCulture) : "").Append(',');
             csv.Append(CultureInfo.InvariantCulture,
-                $"{r.Parameters},{r.NonEmbeddingParameters},{r.Tokens:R},{r.Flops:R},{r.Loss:R},{(r.Result.Diverged ? 1 : 0)},{r.Result.WallSeconds:F1}\n");
+                $"{r.Parameters},{r.NonEmbeddingParameters},{r.EncoderParameters},{r.DecoderParameters},{r.Tokens:R},{r.Flops:R},{r.Loss:R},{(r.Result.Diverged ? 1 : 0)},{r.Result.WallSeconds:F1}\n");
         }
         return csv.ToString();
     }
@@ -214,19 +229,57 @@ public static class Sweep
         grid.Validate(grid.Name);
         if (index < 0 || index >= grid.Points.Count)
             throw new ArgumentOutOfRangeException(nameof(index), index, $"Sweep '{grid.Name}' has points 0–{grid.Points.Count - 1}; index {index} is outside it.");
+        if (grid.IsTranslation)
+            throw new ArgumentException($"Sweep '{grid.Name}' trains on '{grid.Dataset}': pass its translation task (Sweep.LoadTranslation), not a character data set.", nameof(data));
         var point = grid.Points[index];
         var path = ResultPath(folder, point.Name);
         if (File.Exists(path))
             return ReadRecord(path, grid, index);
-        var config = point.Model with { Vocabulary = data.VocabularySize };
+        var config = point.Model! with { Vocabulary = data.VocabularySize };
         if (config != point.Model)
             throw new ArgumentException($"Sweep point {index} ('{point.Name}') has a vocabulary of {point.Model.Vocabulary} but the data set has {data.VocabularySize} characters.");
         Compute.Seed(point.InitSeed);
-        using var model = new CharTransformer(point.Model);
+        using var model = new CharTransformer(point.Model!);
         var parameters = model.parameters().Sum(p => p.numel());
         var nonEmbedding = model.NonEmbeddingParameters;
         var result = LanguageModelTrainer.Train(point.Name, model, data, point.Training, progress);
         var record = new SweepRecord(index, point, parameters, nonEmbedding, result with { Steps = Thin(result.Steps, 100) });
+        Directory.CreateDirectory(folder);
+        WriteAtomically(path, JsonSerializer.Serialize(record, Compact));
+        return record;
+    }
+
+    /// <summary>
+    /// Trains translation grid point <paramref name="index"/> (a <see cref="Seq2SeqTransformer"/>) on <paramref name="task"/> and writes its
+    /// record, with N_e and N_d, as <see cref="RunPoint(SweepGrid, int, string, CharDataset, Action{TrainingProgress}?)"/> does: resumed when
+    /// the result exists, an error when it holds another configuration.
+    /// </summary>
+    /// <exception cref="ArgumentException">The grid is not a translation sweep, or the point's vocabulary or context does not fit the task.</exception>
+    public static SweepRecord RunPoint(SweepGrid grid, int index, string folder, ITranslationTask task, Action<TrainingProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(grid);
+        ArgumentNullException.ThrowIfNull(task);
+        grid.Validate(grid.Name);
+        if (!grid.IsTranslation)
+            throw new ArgumentException($"Sweep '{grid.Name}' trains on '{grid.Dataset}': pass its character data set (Sweep.LoadDataset), not a translation task.", nameof(task));
+        if (index < 0 || index >= grid.Points.Count)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"Sweep '{grid.Name}' has points 0–{grid.Points.Count - 1}; index {index} is outside it.");
+        var point = grid.Points[index];
+        var path = ResultPath(folder, point.Name);
+        if (File.Exists(path))
+            return ReadRecord(path, grid, index);
+        var config = point.Translation!;
+        if (config.Vocabulary != task.VocabularySize)
+            throw new ArgumentException($"Sweep point {index} ('{point.Name}') has a vocabulary of {config.Vocabulary} but the task has {task.VocabularySize} tokens.");
+        if (point.Training.Context != task.Length + 1)
+            throw new ArgumentException($"Sweep point {index} ('{point.Name}') counts {point.Training.Context} target tokens a pair (Training.Context) but the task's pairs have {task.Length + 1}.");
+        Compute.Seed(point.InitSeed);
+        using var model = new Seq2SeqTransformer(config);
+        var named = model.named_parameters().Select(p => (p.name, p.parameter.numel())).ToList();
+        long Count(string part) => named.Where(p => p.name.StartsWith(part + ".", StringComparison.Ordinal) || p.name.StartsWith(part + "_norm.", StringComparison.Ordinal)).Sum(p => p.Item2);
+        var (encoder, decoder) = (Count("encoder"), Count("decoder"));
+        var result = TranslationTrainer.Train(point.Name, model, task, point.Training, progress);
+        var record = new SweepRecord(index, point, named.Sum(p => p.Item2), encoder + decoder, result with { Steps = Thin(result.Steps, 100) }, encoder, decoder);
         Directory.CreateDirectory(folder);
         WriteAtomically(path, JsonSerializer.Serialize(record, Compact));
         return record;
@@ -257,8 +310,18 @@ public static class Sweep
         return grid.Dataset switch
         {
             "brown" => new CharDataset(BrownCorpus.Load().Select(d => d.Text).ToList()),
+            "brown-translation" => throw new ArgumentException($"Sweep '{grid.Name}' trains on '{grid.Dataset}', a translation task: load it with Sweep.LoadTranslation."),
             var other => throw new ArgumentException($"Sweep '{grid.Name}': data set '{other}' is not one of {string.Join(", ", SweepGrid.Datasets)}."),
         };
+    }
+
+    /// <summary>The translation task of a "brown-translation" sweep: <see cref="CipherTranslation"/> on the Brown corpus (the character data set of <see cref="LoadDataset"/>), default settings.</summary>
+    public static CipherTranslation LoadTranslation(SweepGrid grid)
+    {
+        ArgumentNullException.ThrowIfNull(grid);
+        return grid.IsTranslation
+            ? new CipherTranslation(LoadDataset(grid with { Dataset = "brown" }))
+            : throw new ArgumentException($"Sweep '{grid.Name}' trains on '{grid.Dataset}', not a translation task: load it with Sweep.LoadDataset.");
     }
 
     /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> through a temporary file in the same folder and a rename, so a
@@ -286,7 +349,7 @@ public static class Sweep
         if (record?.Point is null || record.Result is null)
             throw new InvalidDataException($"Sweep result {path} is empty or incomplete; delete it to train the point again.");
         var point = grid.Points[index];
-        if (record.Point.Model != point.Model || record.Point.Training != point.Training || record.Point.InitSeed != point.InitSeed)
+        if (record.Point.Model != point.Model || record.Point.Translation != point.Translation || record.Point.Training != point.Training || record.Point.InitSeed != point.InitSeed)
             throw new InvalidDataException(
                 $"Sweep result {path} was trained with another configuration than grid point {index} ('{point.Name}'); delete it, or use another results folder, to train the point as the grid now says.");
         return record with { Index = index, Point = point };

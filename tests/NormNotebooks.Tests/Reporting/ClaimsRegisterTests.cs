@@ -176,4 +176,19 @@ public sealed class ClaimsRegisterTests
             .DeclareEquivalence("predict", "the law predicts the held-out loss", "observed / predicted", "×", 1.02, "§4", ratio: true);
         Assert.Equal(Verdict.Reported, quick.JudgeInterval("predict", 1.0, 0.985, 1.015, 3, "bootstrap").Verdict);
     }
+
+    [Theory]
+    [InlineData(0.10, 0.04, 0.16, Verdict.Held)]            // excludes 0 above
+    [InlineData(-0.10, -0.16, -0.04, Verdict.Held)]         // excludes 0 below: either sign holds
+    [InlineData(0.00, -0.02, 0.02, Verdict.NotReproduced)]  // inside ±0.03: no difference worth the name
+    [InlineData(0.02, -0.02, 0.06, Verdict.Inconclusive)]   // spans 0 and crosses the margin
+    public void Difference_HoldsOnEitherSide_AndFailsOnlyInsideTheMargin(double estimate, double lower, double upper, Verdict expected)
+    {
+        var register = new ClaimsRegister(false)
+            .DeclareDifference("differ", "the encoder and decoder exponents differ", "p_e − p_d", "", 0.03, "§3, sign not claimed");
+        var outcome = register.JudgeInterval("differ", estimate, lower, upper, 21, "bootstrap");
+        Assert.Equal(expected, outcome.Verdict);
+        Assert.Contains("either sign", register.DeclarationsHtml());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ClaimsRegister(false).DeclareDifference("r", "s", "m", "", 1.0, "p", ratio: true));
+    }
 }

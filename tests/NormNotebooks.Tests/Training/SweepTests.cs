@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Globalization;
+using NormNotebooks.Data;
 using NormNotebooks.Models;
 using NormNotebooks.Tests.Cli;
 using NormNotebooks.Tests.Support;
@@ -74,7 +75,7 @@ public sealed class SweepTests : IDisposable
         (exit, _, stderr) = CliTests.Normnb("sweep", "merge", "--grid", grid, "--csv", csv);
         Assert.True(exit == 0, stderr);
         var lines = File.ReadAllLines(csv);
-        Assert.Equal("index,name,width,params,nonEmbeddingParams,tokens,flops,loss,diverged,wallSeconds", lines[0]);
+        Assert.Equal("index,name,width,params,nonEmbeddingParams,encoderParams,decoderParams,tokens,flops,loss,diverged,wallSeconds", lines[0]);
         Assert.Equal(3, lines.Length);
         Assert.StartsWith("1,w12,12,", lines[2]);
 
@@ -84,7 +85,7 @@ public sealed class SweepTests : IDisposable
         var w12 = merged["w12"];
         Assert.Equal(w12.Parameters * 6.0 * w12.Tokens, w12.Flops);
         Assert.True(w12.NonEmbeddingParameters < w12.Parameters);
-        Assert.Equal(double.Parse(lines[2].Split(',')[7], CultureInfo.InvariantCulture), w12.Loss);
+        Assert.Equal(double.Parse(lines[2].Split(',')[9], CultureInfo.InvariantCulture), w12.Loss);
         Assert.Equal([2 * 4 * 16.0, 4 * 4 * 16.0], w12.Curve.Select(c => c.Tokens));
         Assert.Equal(w12.Result.FinalValidationLoss, w12.Curve[^1].Loss);
     }
@@ -125,5 +126,64 @@ public sealed class SweepTests : IDisposable
         (exit, _, stderr) = CliTests.Normnb("sweep", "list", "--grid", Path.Combine(_folder, "none.json"));
         Assert.Equal(1, exit);
         Assert.Contains("none.json does not exist", stderr);
+    }
+
+    // Width 16, 2 heads: an encoder block has self_qkv 16·48 + 48, self_proj 16·16 + 16, an MLP 16·64 + 64 + 64·16 + 16 and two norms
+    // of 2·16 = 3,280 parameters; a decoder block adds cross_q 272, cross_kv 544, cross_proj 272 and a third norm 32 = 4,400; each side
+    // ends in a norm of 32.
+    private const long EncoderBlock = 3280, DecoderBlock = 4400, FinalNorm = 32;
+
+    private static SweepPoint TranslationPoint(string name, int encoder, int decoder, int vocabulary, int context = 49) => new(name, null,
+        new TrainingConfig(3, BatchSize: 4, Context: context, LearningRate: 1e-2, EvaluateEvery: 2),
+        Tags: new Dictionary<string, double> { ["e"] = encoder, ["d"] = decoder },
+        Translation: new Seq2SeqConfig(vocabulary, Width: 16, EncoderDepth: encoder, DecoderDepth: decoder, Heads: 2, Context: 49));
+
+    [Fact]
+    public void TranslationPoints_RunByIndex_AndCountEncoderAndDecoderSeparately()
+    {
+        _ = TestData.Brown;
+        var vocabulary = Sweep.LoadTranslation(new SweepGrid("nmt", "brown-translation", [TranslationPoint("x", 1, 1, 1)])).VocabularySize;
+        var grid = Path.Combine(_folder, "grid.json");
+        var sweep = new SweepGrid("nmt", "brown-translation", [TranslationPoint("e1d2", 1, 2, vocabulary), TranslationPoint("e2d1", 2, 1, vocabulary)]);
+        sweep.Save(grid);
+        Assert.Equal(sweep.Points[1].Translation, SweepGrid.Load(grid).Points[1].Translation);
+
+        var (exit, stdout, stderr) = CliTests.Normnb("sweep", "run", "--grid", grid, "--index", "0");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("trained [0] e1d2", stdout);
+        (exit, stdout, _) = CliTests.Normnb("sweep", "list", "--grid", grid);
+        Assert.Equal(0, exit);
+        Assert.Contains("2+1", stdout);
+        var runs = Path.Combine(_folder, "runs");
+        var second = Sweep.RunPoint(SweepGrid.Load(grid), 1, runs, Sweep.LoadTranslation(sweep));
+        var merged = Sweep.Load(SweepGrid.Load(grid), runs);
+        Assert.True(merged.Complete);
+        Assert.Equal(EncoderBlock + FinalNorm, merged["e1d2"].EncoderParameters);
+        Assert.Equal(2 * DecoderBlock + FinalNorm, merged["e1d2"].DecoderParameters);
+        Assert.Equal(2 * EncoderBlock + FinalNorm, second.EncoderParameters);
+        Assert.Equal(DecoderBlock + FinalNorm, second.DecoderParameters);
+        Assert.Equal(second.EncoderParameters + second.DecoderParameters, second.NonEmbeddingParameters);
+        // Everything else is embeddings and the output head: two token tables, the positions, the head's weight and bias.
+        Assert.Equal(second.NonEmbeddingParameters + 2L * vocabulary * 16 + 49 * 16 + vocabulary * 16 + vocabulary, second.Parameters);
+        Assert.Equal(3.0 * 4 * 49, second.Tokens);
+        Assert.True(double.IsFinite(second.Loss) && second.Result.FinalValidationAccuracy is > 0 and < 1);
+        Assert.StartsWith("1,e2d1,1,2,", merged.ToCsv().Split('\n')[2]);            // tags d, e in name order
+        Assert.Contains($",{2 * EncoderBlock + FinalNorm},{DecoderBlock + FinalNorm},", merged.ToCsv().Split('\n')[2]);
+    }
+
+    [Fact]
+    public void TranslationGrids_RefuseCharacterPoints_AndATaskThatDoesNotFit()
+    {
+        var mixed = new SweepGrid("g", "brown-translation", [TranslationPoint("t", 1, 1, 20), Point("w8", 8, 3)]);
+        Assert.Contains("point 1 ('w8') lacks its Translation model", Assert.Throws<ArgumentException>(() => mixed.Validate()).Message);
+        Assert.Contains("point 0 ('t') lacks its Model configuration", Assert.Throws<ArgumentException>(() => new SweepGrid("g", "brown", [TranslationPoint("t", 1, 1, 20)]).Validate()).Message);
+        var both = Point("w8", 8, 3) with { Translation = new Seq2SeqConfig(20) };
+        Assert.Contains("has a Translation model, which the data set 'brown' does not train", Assert.Throws<ArgumentException>(() => new SweepGrid("g", "brown", [both]).Validate()).Message);
+        var task = new CipherTranslation(new CharDataset(Enumerable.Repeat("the cat saw a dog and the dog saw a cat. ", 40).ToList()), length: 15);
+        var grid = new SweepGrid("g", "brown-translation", [TranslationPoint("t", 1, 1, 20), TranslationPoint("u", 1, 1, task.VocabularySize, context: 12)]);
+        Assert.Contains($"vocabulary of 20 but the task has {task.VocabularySize} tokens", Assert.Throws<ArgumentException>(() => Sweep.RunPoint(grid, 0, _folder, task)).Message);
+        Assert.Contains("counts 12 target tokens a pair", Assert.Throws<ArgumentException>(() => Sweep.RunPoint(grid, 1, _folder, task)).Message);
+        Assert.Contains("pass its translation task", Assert.Throws<ArgumentException>(() => Sweep.RunPoint(grid, 0, _folder, new CharDataset(Enumerable.Repeat("abc abc", 20).ToList()))).Message);
+        Assert.Empty(Directory.GetFiles(_folder, "*.json"));
     }
 }
